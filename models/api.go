@@ -10,7 +10,10 @@ package models
 // code against. Bodies are filled in by the models implementation;
 // signatures may only grow, not change, without telling the other owners.
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // Event is what models need of a FreeSWITCH event. *esl.Event satisfies it.
 type Event interface {
@@ -67,6 +70,13 @@ type Session struct {
 
 	// Ext is for the binding layer (e.g. its Lua-side state); models never touches it.
 	Ext any
+
+	snd    Sender
+	latest Event             // the newest event applied (the only event retained)
+	extras map[string]string // headers seen only in older events: interned names, cloned values
+	hist   []histEntry       // ring of at most HistoryLimit entries
+	head   int               // index of the oldest entry once hist is full
+	dir    direction
 }
 
 // Call groups the sessions (legs) that share a tracking key.
@@ -75,6 +85,8 @@ type Call struct {
 	Sessions []*Session
 	Vars     map[string]any // app state for the call (e.g. "noautohangup")
 	Ext      any            // for the binding layer
+
+	first, last *Session // kept after Remove, as switchio's first/last
 }
 
 // Job is a bgapi job: launched, then completed by its BACKGROUND_JOB.
@@ -84,43 +96,14 @@ type Job struct {
 	Command  string
 	Launch   time.Time
 	Ext      any // for the binding layer
+
+	mu     sync.Mutex
+	done   chan struct{}
+	state  jobState
+	result string
+	cause  string
+	err    error
 }
-
-// ---- Session: construction and state (stubs; see CONTRACT note) ----
-
-// NewSession makes a session from its first event (CHANNEL_CREATE or
-// CHANNEL_ORIGINATE, in either order) and applies that event.
-func NewSession(ev Event, node string, s Sender) *Session { panic("unimplemented") }
-
-// Update applies one event to the session: latest header values, history,
-// times, answered/hungup/cause.
-func (s *Session) Update(ev Event) { panic("unimplemented") }
-
-// Get returns the latest value of a header seen on this session ("" if none).
-func (s *Session) Get(name string) string { panic("unimplemented") }
-
-// Lookup is Get that also says whether the header was seen.
-func (s *Session) Lookup(name string) (string, bool) { panic("unimplemented") }
-
-// Latest is the newest event applied.
-func (s *Session) Latest() Event { panic("unimplemented") }
-
-// History returns the bounded history, oldest first.
-func (s *Session) History() []HistoryEntry { panic("unimplemented") }
-
-// IsInbound reports Call-Direction == inbound.
-func (s *Session) IsInbound() bool { panic("unimplemented") }
-
-// IsOutbound reports Call-Direction == outbound.
-func (s *Session) IsOutbound() bool { panic("unimplemented") }
-
-// Uptime is now minus Times.Create.
-func (s *Session) Uptime(now time.Time) time.Duration { panic("unimplemented") }
-
-// SetSender replaces the Sender (e.g. after a reconnect).
-func (s *Session) SetSender(snd Sender) { panic("unimplemented") }
-
-// ---- Session commands: each builds switchio's wire command and sends it ----
 
 // BridgeOptions are the arguments of Session.Bridge (switchio's bridge()).
 type BridgeOptions struct {
@@ -154,70 +137,3 @@ type ExecuteOptions struct {
 	AppUUID string // Event-UUID
 	Lock    bool   // event-lock
 }
-
-func (s *Session) Answer(done Done)                                   { panic("unimplemented") }
-func (s *Session) Hangup(cause string, done Done)                     { panic("unimplemented") }
-func (s *Session) Park(done Done)                                     { panic("unimplemented") }
-func (s *Session) Bridge(o BridgeOptions, done Done)                  { panic("unimplemented") }
-func (s *Session) Playback(path string, o PlaybackOptions, done Done) { panic("unimplemented") }
-func (s *Session) Broadcast(path, leg string, done Done)              { panic("unimplemented") }
-func (s *Session) Execute(app, arg string, done Done)                 { panic("unimplemented") }
-func (s *Session) ExecuteWith(app, arg string, o ExecuteOptions, done Done) {
-	panic("unimplemented")
-}
-func (s *Session) StartRecord(path string, o RecordOptions, done Done) { panic("unimplemented") }
-func (s *Session) StopRecord(path string, delay time.Duration, done Done) {
-	panic("unimplemented")
-}
-func (s *Session) Record(action, path string, done Done)              { panic("unimplemented") }
-func (s *Session) Echo(done Done)                                     { panic("unimplemented") }
-func (s *Session) Mute(direction string, level int, done Done)        { panic("unimplemented") }
-func (s *Session) Unmute(direction string, done Done)                 { panic("unimplemented") }
-func (s *Session) SendDTMF(digits string, duration string, done Done) { panic("unimplemented") }
-func (s *Session) SchedDTMF(delay time.Duration, digits, duration string, done Done) {
-	panic("unimplemented")
-}
-func (s *Session) SchedHangup(delay time.Duration, cause string, done Done) { panic("unimplemented") }
-func (s *Session) ClearTasks(done Done)                                     { panic("unimplemented") }
-func (s *Session) BreakMedia(done Done)                                     { panic("unimplemented") }
-func (s *Session) BypassMedia(on bool, done Done)                           { panic("unimplemented") }
-func (s *Session) Respond(code string, done Done)                           { panic("unimplemented") }
-func (s *Session) Deflect(uri string, done Done)                            { panic("unimplemented") }
-func (s *Session) SetVar(name, value string, done Done)                     { panic("unimplemented") }
-func (s *Session) SetVars(vars map[string]string, done Done)                { panic("unimplemented") }
-func (s *Session) UnsetVar(name string, done Done)                          { panic("unimplemented") }
-
-// GetVar runs uuid_getvar; FreeSWITCH's "_undef_" comes back as ("", nil)
-// with ok=false through GetVarDone.
-func (s *Session) GetVar(name string, done func(value string, ok bool, err error)) {
-	panic("unimplemented")
-}
-
-// ---- Call ----
-
-// NewCall makes an empty call with a tracking key.
-func NewCall(key string) *Call { panic("unimplemented") }
-
-func (c *Call) Append(s *Session)              { panic("unimplemented") }
-func (c *Call) Remove(s *Session)              { panic("unimplemented") }
-func (c *Call) First() *Session                { panic("unimplemented") }
-func (c *Call) Last() *Session                 { panic("unimplemented") }
-func (c *Call) Peer(s *Session) *Session       { panic("unimplemented") }
-func (c *Call) Hangup(cause string, done Done) { panic("unimplemented") }
-
-// ---- Job ----
-
-// NewJob records a launched job.
-func NewJob(uuid, sessUUID, command string, launch time.Time) *Job { panic("unimplemented") }
-
-// Complete applies the BACKGROUND_JOB event: body "+OK <uuid>" or "-ERR <CAUSE>".
-func (j *Job) Complete(ev Event) { panic("unimplemented") }
-
-// Fail completes the job with an error (e.g. the connection was lost).
-func (j *Job) Fail(err error) { panic("unimplemented") }
-
-func (j *Job) Ready() bool           { panic("unimplemented") }
-func (j *Job) Successful() bool      { panic("unimplemented") }
-func (j *Job) Result() string        { panic("unimplemented") } // the body, trimmed
-func (j *Job) Cause() string         { panic("unimplemented") } // CAUSE of a -ERR, or the error text
-func (j *Job) Done() <-chan struct{} { panic("unimplemented") }

@@ -1,0 +1,221 @@
+package modelstest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Event is a compact, immutable models.Event: one string holds the decoded
+// text and the headers are slices of it (the layout a real event reader
+// uses, so memory measured with it is realistic).
+type Event struct {
+	buf   string
+	hdrs  []header
+	body  string
+	name  string
+	uuid  string
+	subcl string
+}
+
+type header struct{ name, value string }
+
+// NewEvent builds an event from name/value pairs:
+// NewEvent("Event-Name", "CHANNEL_ANSWER", "Unique-ID", "u1").
+func NewEvent(kv ...string) *Event {
+	if len(kv)%2 != 0 {
+		panic("modelstest.NewEvent: odd number of arguments")
+	}
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		b.WriteString(kv[i])
+		b.WriteString(kv[i+1])
+	}
+	buf := b.String()
+	e := &Event{buf: buf}
+	off := 0
+	for i := 0; i < len(kv); i += 2 {
+		n := buf[off : off+len(kv[i])]
+		off += len(kv[i])
+		v := buf[off : off+len(kv[i+1])]
+		off += len(kv[i+1])
+		e.hdrs = append(e.hdrs, header{n, v})
+	}
+	e.index()
+	return e
+}
+
+// WithBody returns a copy of e with body set (e.g. a BACKGROUND_JOB result).
+func (e *Event) WithBody(body string) *Event {
+	c := *e
+	c.body = body
+	return &c
+}
+
+func (e *Event) index() {
+	e.name = e.Get("Event-Name")
+	e.uuid = e.Get("Unique-ID")
+	e.subcl = e.Get("Event-Subclass")
+}
+
+// ParseEvent parses a text/event-plain body: url-encoded "Name: value" lines,
+// a blank line or the end, and, when a Content-Length header is present, that
+// many bytes of inner body after the blank line.
+func ParseEvent(plain []byte) (*Event, error) {
+	head, rest, _ := bytes.Cut(plain, []byte("\n\n"))
+	lines := strings.Split(strings.TrimRight(string(head), "\n"), "\n")
+	var b strings.Builder
+	b.Grow(len(plain))
+	type span struct{ n0, n1, v1 int }
+	spans := make([]span, 0, len(lines))
+	clen := -1
+	for _, ln := range lines {
+		ln = strings.TrimRight(ln, "\r")
+		if ln == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(ln, ": ")
+		if !ok {
+			name, val, ok = strings.Cut(ln, ":")
+			if !ok {
+				return nil, fmt.Errorf("modelstest: bad header line %q", ln)
+			}
+		}
+		if name == "Content-Length" {
+			n, err := strconv.Atoi(val)
+			if err != nil {
+				return nil, fmt.Errorf("modelstest: bad Content-Length %q", val)
+			}
+			clen = n
+		}
+		if dec, err := url.PathUnescape(val); err == nil {
+			val = dec
+		}
+		n0 := b.Len()
+		b.WriteString(name)
+		n1 := b.Len()
+		b.WriteString(val)
+		spans = append(spans, span{n0, n1, b.Len()})
+	}
+	bodyStart := b.Len()
+	if clen >= 0 {
+		if clen > len(rest) {
+			return nil, errors.New("modelstest: short event body")
+		}
+		b.Write(rest[:clen])
+	}
+	buf := b.String()
+	e := &Event{buf: buf, hdrs: make([]header, len(spans)), body: buf[bodyStart:]}
+	for i, s := range spans {
+		e.hdrs[i] = header{buf[s.n0:s.n1], buf[s.n1:s.v1]}
+	}
+	e.index()
+	return e, nil
+}
+
+// Name is the Event-Name header.
+func (e *Event) Name() string { return e.name }
+
+// Subclass is the Event-Subclass header.
+func (e *Event) Subclass() string { return e.subcl }
+
+// UUID is the Unique-ID header.
+func (e *Event) UUID() string { return e.uuid }
+
+// Get returns the first value of header name, or "".
+func (e *Event) Get(name string) string {
+	v, _ := e.Lookup(name)
+	return v
+}
+
+// Lookup is Get that also says whether the header is present.
+func (e *Event) Lookup(name string) (string, bool) {
+	for _, h := range e.hdrs {
+		if h.name == name {
+			return h.value, true
+		}
+	}
+	return "", false
+}
+
+// Body is the event's body, or "".
+func (e *Event) Body() string { return e.body }
+
+// Len is the number of headers.
+func (e *Event) Len() int { return len(e.hdrs) }
+
+// Header returns header i in order.
+func (e *Event) Header(i int) (name, value string) { return e.hdrs[i].name, e.hdrs[i].value }
+
+// Range calls fn for each header in order until fn returns false.
+func (e *Event) Range(fn func(name, value string) bool) {
+	for _, h := range e.hdrs {
+		if !fn(h.name, h.value) {
+			return
+		}
+	}
+}
+
+// Size is the number of bytes e holds (text, header table, struct), for
+// memory accounting in tests.
+func (e *Event) Size() int {
+	return len(e.buf) + cap(e.hdrs)*32 + 96
+}
+
+// TranscriptEvents returns the raw text/event-plain bodies found in a
+// capture file of testdata/transcripts (the server's bytes, with our
+// commands on lines starting ">>> "). Parse each with ParseEvent; parsing
+// again gives fresh copies, as a real connection would.
+func TranscriptEvents(path string) ([][]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	r := bufio.NewReader(bytes.NewReader(data))
+	for {
+		// frame header block
+		clen, ctype := -1, ""
+		sawHeader := false
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return out, nil
+			}
+			line = strings.TrimRight(line, "\r\n")
+			if strings.HasPrefix(line, ">>> ") {
+				continue
+			}
+			if line == "" {
+				if sawHeader {
+					break
+				}
+				continue
+			}
+			sawHeader = true
+			name, val, _ := strings.Cut(line, ": ")
+			switch name {
+			case "Content-Length":
+				clen, _ = strconv.Atoi(val)
+			case "Content-Type":
+				ctype = val
+			}
+		}
+		if clen <= 0 {
+			continue
+		}
+		body := make([]byte, clen)
+		if _, err := io.ReadFull(r, body); err != nil {
+			return nil, fmt.Errorf("modelstest: %s: short frame: %v", path, err)
+		}
+		if ctype == "text/event-plain" {
+			out = append(out, body)
+		}
+	}
+}

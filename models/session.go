@@ -1,0 +1,287 @@
+package models
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unique"
+)
+
+// HistoryLimit is the number of entries a session's history keeps (the
+// oldest are dropped first). Set it before sessions are created; it is read
+// without locking.
+var HistoryLimit = 32
+
+// AppHeader is the header NewSession reads the app id from
+// (the originate's sip_h_X-switchlua_app, as FreeSWITCH shows it on both legs).
+// The host may set Session.AppID itself when it uses another header.
+const AppHeader = "variable_sip_h_X-switchlua_app"
+
+// DefaultApp is the AppID of a session without an app header.
+const DefaultApp = "default"
+
+// Event names that change session state.
+const (
+	EvCreate         = "CHANNEL_CREATE"
+	EvOriginate      = "CHANNEL_ORIGINATE"
+	EvAnswer         = "CHANNEL_ANSWER"
+	EvHangup         = "CHANNEL_HANGUP"
+	EvHangupComplete = "CHANNEL_HANGUP_COMPLETE"
+	EvDestroy        = "CHANNEL_DESTROY"
+)
+
+type direction int8
+
+const (
+	dirUnknown direction = iota
+	dirInbound
+	dirOutbound
+)
+
+type histEntry struct {
+	name string // interned
+	us   int64  // Event-Date-Timestamp, microseconds
+}
+
+// now is the clock for Times.ReqOriginate (a local time stamp, as switchio).
+var now = time.Now
+
+// intern returns a canonical copy of s that pins no event buffer.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+// NewSession makes a session from its first event (CHANNEL_CREATE or
+// CHANNEL_ORIGINATE, in either order) and applies that event. The UUID is the
+// event's Unique-ID; AppID is the AppHeader value, else DefaultApp.
+func NewSession(ev Event, node string, s Sender) *Session {
+	sess := &Session{
+		UUID:  strings.Clone(ev.UUID()),
+		AppID: DefaultApp,
+		Node:  intern(node),
+		snd:   s,
+	}
+	if app := ev.Get(AppHeader); app != "" {
+		sess.AppID = intern(app)
+	}
+	sess.Update(ev)
+	return sess
+}
+
+// Update applies one event to the session: latest header values, history,
+// times, answered/hungup/cause. The session keeps ev (the newest event) and
+// clones the headers of the previous event that ev lacks, so no older event
+// stays referenced. Applying the same event twice is harmless.
+func (s *Session) Update(ev Event) {
+	if ev == nil {
+		return
+	}
+	if old := s.latest; old != nil && old != ev {
+		s.carry(old, ev)
+	}
+	s.latest = ev
+	s.apply(ev)
+}
+
+// apply updates the state derived from ev.
+func (s *Session) apply(ev Event) {
+	name := intern(ev.Name())
+	us, _ := strconv.ParseInt(ev.Get("Event-Date-Timestamp"), 10, 64)
+	s.record(name, us)
+	ts := time.Time{}
+	if us > 0 {
+		ts = time.UnixMicro(us)
+	}
+	if d, ok := ev.Lookup("Call-Direction"); ok {
+		switch d {
+		case "inbound":
+			s.dir = dirInbound
+		case "outbound":
+			s.dir = dirOutbound
+		}
+	}
+	switch name {
+	case EvCreate:
+		setOnce(&s.Times.Create, ts)
+	case EvOriginate:
+		setOnce(&s.Times.Create, ts)
+		setOnce(&s.Times.Originate, ts)
+		setOnce(&s.Times.ReqOriginate, now())
+	case EvAnswer:
+		s.Answered = true
+		setOnce(&s.Times.Answer, ts)
+	case EvHangup, EvHangupComplete, EvDestroy:
+		s.Hungup = true
+		setOnce(&s.Times.Hangup, ts)
+		if s.Cause == "" {
+			s.Cause = intern(ev.Get("Hangup-Cause"))
+		}
+	}
+}
+
+func setOnce(t *time.Time, v time.Time) {
+	if t.IsZero() {
+		*t = v
+	}
+}
+
+// record appends a history entry, dropping the oldest past HistoryLimit.
+func (s *Session) record(name string, us int64) {
+	limit := HistoryLimit
+	if limit <= 0 {
+		return
+	}
+	if len(s.hist) < limit {
+		s.hist = append(s.hist, histEntry{name, us})
+		return
+	}
+	s.hist[s.head] = histEntry{name, us}
+	s.head = (s.head + 1) % len(s.hist)
+}
+
+// scratch holds the header names of the event being applied while the
+// previous one is compared with it.
+type scratch struct{ names []string }
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{names: make([]string, 0, 256)} }}
+
+// indexed is implemented by events with positional header access (*esl.Event).
+type indexed interface {
+	Len() int
+	Header(i int) (name, value string)
+}
+
+// carry copies into extras every header of old that ev lacks (name interned,
+// value cloned), so Get still finds it once old is dropped. FreeSWITCH writes
+// headers in a stable order, so the membership test walks ev's names with a
+// cursor and is linear for two events of the same channel.
+func (s *Session) carry(old, ev Event) {
+	sc := scratchPool.Get().(*scratch)
+	names := sc.names[:0]
+	if ix, ok := ev.(indexed); ok {
+		for i, n := 0, ix.Len(); i < n; i++ {
+			name, _ := ix.Header(i)
+			names = append(names, name)
+		}
+	} else {
+		ev.Range(func(name, _ string) bool {
+			names = append(names, name)
+			return true
+		})
+	}
+	cur := 0
+	missing := func(name, value string) {
+		if i := find(names, name, cur); i >= 0 {
+			cur = i + 1
+			return
+		}
+		if s.extras == nil {
+			s.extras = make(map[string]string)
+		}
+		s.extras[intern(name)] = strings.Clone(value)
+	}
+	if ix, ok := old.(indexed); ok {
+		for i, n := 0, ix.Len(); i < n; i++ {
+			missing(ix.Header(i))
+		}
+	} else {
+		old.Range(func(name, value string) bool {
+			missing(name, value)
+			return true
+		})
+	}
+	clear(names) // do not pin ev from the pool
+	sc.names = names[:0]
+	scratchPool.Put(sc)
+}
+
+// find returns the index of name in names, searching from cur onwards and
+// then wrapping around; -1 if absent.
+func find(names []string, name string, cur int) int {
+	if cur > len(names) {
+		cur = len(names)
+	}
+	for i := cur; i < len(names); i++ {
+		if names[i] == name {
+			return i
+		}
+	}
+	for i := 0; i < cur; i++ {
+		if names[i] == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// Get returns the latest value of a header seen on this session ("" if none).
+func (s *Session) Get(name string) string {
+	v, _ := s.Lookup(name)
+	return v
+}
+
+// Lookup is Get that also says whether the header was seen. The newest event
+// that carried the header wins, even when its value is empty.
+func (s *Session) Lookup(name string) (string, bool) {
+	if s.latest != nil {
+		if v, ok := s.latest.Lookup(name); ok {
+			return v, true
+		}
+	}
+	v, ok := s.extras[name]
+	return v, ok
+}
+
+// Latest is the newest event applied.
+func (s *Session) Latest() Event { return s.latest }
+
+// History returns the bounded history, oldest first (a fresh slice).
+func (s *Session) History() []HistoryEntry {
+	out := make([]HistoryEntry, 0, len(s.hist))
+	for i := range s.hist {
+		e := s.hist[(s.head+i)%len(s.hist)]
+		var t time.Time
+		if e.us > 0 {
+			t = time.UnixMicro(e.us)
+		}
+		out = append(out, HistoryEntry{Name: e.name, Time: t})
+	}
+	return out
+}
+
+// Time is the Event-Date-Timestamp of the newest event applied (switchio's
+// sess.time); zero if it had none.
+func (s *Session) Time() time.Time {
+	if len(s.hist) == 0 {
+		return time.Time{}
+	}
+	e := s.hist[(s.head+len(s.hist)-1)%len(s.hist)]
+	if e.us <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(e.us)
+}
+
+// IsInbound reports Call-Direction == inbound.
+func (s *Session) IsInbound() bool { return s.dir == dirInbound }
+
+// IsOutbound reports Call-Direction == outbound.
+func (s *Session) IsOutbound() bool { return s.dir == dirOutbound }
+
+// Uptime is now minus Times.Create (zero before the create time is known).
+func (s *Session) Uptime(now time.Time) time.Duration {
+	if s.Times.Create.IsZero() {
+		return 0
+	}
+	return now.Sub(s.Times.Create)
+}
+
+// SetSender replaces the Sender (e.g. after a reconnect).
+func (s *Session) SetSender(snd Sender) { s.snd = snd }
+
+// Sender returns the session's Sender.
+func (s *Session) Sender() Sender { return s.snd }
