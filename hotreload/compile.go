@@ -73,11 +73,11 @@ func compile(path string, src []byte) (proto *lua.FunctionProto, requires []stri
 func syntaxError(path string, src []byte, err error) *SyntaxError {
 	switch e := err.(type) {
 	case *parse.Error:
-		msg := strings.TrimSpace(e.Message)
+		msg := oneLine(e.Message)
 		if e.Pos.Line == parse.EOF {
 			return &SyntaxError{Path: path, Line: lastLine(src), Message: msg + " near <eof>", AtEOF: true}
 		}
-		if tok := oneLine(e.Token); tok != "" {
+		if tok := shortToken(e.Token); tok != "" {
 			msg += " near '" + tok + "'"
 		}
 		return &SyntaxError{Path: path, Line: max(e.Pos.Line, 1), Message: msg}
@@ -87,12 +87,15 @@ func syntaxError(path string, src []byte, err error) *SyntaxError {
 	return &SyntaxError{Path: path, Line: lastLine(src), Message: oneLine(err.Error())}
 }
 
-// oneLine collapses whitespace runs (newlines included) and shortens long
-// tokens such as an unterminated string that swallowed the rest of the file.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 40 {
-		s = s[:37] + "..."
+// oneLine collapses whitespace runs, newlines included.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// shortToken is the token an error is "near", on one line and shortened (an
+// unterminated string may have swallowed the rest of the file).
+func shortToken(s string) string {
+	s = oneLine(s)
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:37]) + "..."
 	}
 	return s
 }
