@@ -72,10 +72,10 @@ type Session struct {
 	Ext any
 
 	snd    Sender
-	latest Event             // the newest event applied (the only event retained)
-	extras map[string]string // headers seen only in older events: interned names, cloned values
-	hist   []histEntry       // ring of at most HistoryLimit entries
-	head   int               // index of the oldest entry once hist is full
+	latest Event       // the newest event applied (the only event retained)
+	extras extras      // headers seen only in older events, copied out of them
+	hist   []histEntry // ring of at most HistoryLimit entries
+	head   int         // index of the oldest entry once hist is full
 	dir    direction
 }
 

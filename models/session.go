@@ -3,7 +3,6 @@ package models
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unique"
 )
@@ -40,8 +39,8 @@ const (
 )
 
 type histEntry struct {
-	name string // interned
-	us   int64  // Event-Date-Timestamp, microseconds
+	id uint32 // event name, in nameTable
+	us int64  // Event-Date-Timestamp, microseconds
 }
 
 // now is the clock for Times.ReqOriginate (a local time stamp, as switchio).
@@ -74,8 +73,9 @@ func NewSession(ev Event, node string, s Sender) *Session {
 
 // Update applies one event to the session: latest header values, history,
 // times, answered/hungup/cause. The session keeps ev (the newest event) and
-// clones the headers of the previous event that ev lacks, so no older event
-// stays referenced. Applying the same event twice is harmless.
+// copies the headers of older events that ev lacks into one compact block
+// (see extras), so no older event stays referenced. Applying the same event
+// twice is harmless.
 func (s *Session) Update(ev Event) {
 	if ev == nil {
 		return
@@ -89,9 +89,9 @@ func (s *Session) Update(ev Event) {
 
 // apply updates the state derived from ev.
 func (s *Session) apply(ev Event) {
-	name := intern(ev.Name())
+	name := ev.Name()
 	us, _ := strconv.ParseInt(ev.Get("Event-Date-Timestamp"), 10, 64)
-	s.record(name, us)
+	s.record(eventID(name), us)
 	ts := time.Time{}
 	if us > 0 {
 		ts = time.UnixMicro(us)
@@ -130,92 +130,17 @@ func setOnce(t *time.Time, v time.Time) {
 }
 
 // record appends a history entry, dropping the oldest past HistoryLimit.
-func (s *Session) record(name string, us int64) {
+func (s *Session) record(id uint32, us int64) {
 	limit := HistoryLimit
 	if limit <= 0 {
 		return
 	}
 	if len(s.hist) < limit {
-		s.hist = append(s.hist, histEntry{name, us})
+		s.hist = append(s.hist, histEntry{id, us})
 		return
 	}
-	s.hist[s.head] = histEntry{name, us}
+	s.hist[s.head] = histEntry{id, us}
 	s.head = (s.head + 1) % len(s.hist)
-}
-
-// scratch holds the header names of the event being applied while the
-// previous one is compared with it.
-type scratch struct{ names []string }
-
-var scratchPool = sync.Pool{New: func() any { return &scratch{names: make([]string, 0, 256)} }}
-
-// indexed is implemented by events with positional header access (*esl.Event).
-type indexed interface {
-	Len() int
-	Header(i int) (name, value string)
-}
-
-// carry copies into extras every header of old that ev lacks (name interned,
-// value cloned), so Get still finds it once old is dropped. FreeSWITCH writes
-// headers in a stable order, so the membership test walks ev's names with a
-// cursor and is linear for two events of the same channel.
-func (s *Session) carry(old, ev Event) {
-	sc := scratchPool.Get().(*scratch)
-	names := sc.names[:0]
-	if ix, ok := ev.(indexed); ok {
-		for i, n := 0, ix.Len(); i < n; i++ {
-			name, _ := ix.Header(i)
-			names = append(names, name)
-		}
-	} else {
-		ev.Range(func(name, _ string) bool {
-			names = append(names, name)
-			return true
-		})
-	}
-	cur := 0
-	missing := func(name, value string) {
-		if i := find(names, name, cur); i >= 0 {
-			cur = i + 1
-			return
-		}
-		if s.extras == nil {
-			s.extras = make(map[string]string)
-		}
-		s.extras[intern(name)] = strings.Clone(value)
-	}
-	if ix, ok := old.(indexed); ok {
-		for i, n := 0, ix.Len(); i < n; i++ {
-			missing(ix.Header(i))
-		}
-	} else {
-		old.Range(func(name, value string) bool {
-			missing(name, value)
-			return true
-		})
-	}
-	clear(names) // do not pin ev from the pool
-	sc.names = names[:0]
-	scratchPool.Put(sc)
-}
-
-// find returns the index of name in names, searching from cur onwards and
-// then wrapping around; -1 if absent.
-func find(names []string, name string, cur int) int {
-	if cur > len(names) {
-		cur = len(names)
-	}
-	for i := cur; i < len(names); i++ {
-		if names[i] == name {
-			return i
-		}
-	}
-	for i := 0; i < cur; i++ {
-		if names[i] == name {
-			return i
-		}
-	}
-	return -1
 }
 
 // Get returns the latest value of a header seen on this session ("" if none).
@@ -232,8 +157,7 @@ func (s *Session) Lookup(name string) (string, bool) {
 			return v, true
 		}
 	}
-	v, ok := s.extras[name]
-	return v, ok
+	return s.extras.lookup(name)
 }
 
 // Latest is the newest event applied.
@@ -248,7 +172,7 @@ func (s *Session) History() []HistoryEntry {
 		if e.us > 0 {
 			t = time.UnixMicro(e.us)
 		}
-		out = append(out, HistoryEntry{Name: e.name, Time: t})
+		out = append(out, HistoryEntry{Name: nameOf(e.id), Time: t})
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package modelstest
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -170,12 +171,21 @@ func (e *Event) Size() int {
 
 // TranscriptEvents returns the raw text/event-plain bodies found in a
 // capture file of testdata/transcripts (the server's bytes, with our
-// commands on lines starting ">>> "). Parse each with ParseEvent; parsing
+// commands on lines starting ">>> "; a path ending in .gz is gunzipped). Parse each with ParseEvent; parsing
 // again gives fresh copies, as a real connection would.
 func TranscriptEvents(path string) ([][]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasSuffix(path, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, err
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return nil, err
+		}
 	}
 	var out [][]byte
 	r := bufio.NewReader(bytes.NewReader(data))

@@ -1,0 +1,64 @@
+package models_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/switchlua/switchlua/models"
+	"github.com/switchlua/switchlua/models/modelstest"
+)
+
+// Headers only in older events are carried; once an event carries them again
+// the copies are dropped.
+func TestExtrasCarriedAndDropped(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) {
+			if inline {
+				defer models.LimitNames()()
+			}
+			p := fmt.Sprint("x", inline, "-")
+			full := func(v string) *modelstest.Event {
+				return ev("CHANNEL_PARK", p+"a", "A"+v, p+"b", "B"+v, p+"c", "C"+v)
+			}
+			s := models.NewSession(full("1"), "n", nil)
+			s.Update(ev("CHANNEL_CALLSTATE", p+"b", "b2"))
+			if n, _, _ := models.ExtrasStats(s); n != 2 {
+				t.Fatalf("%d extras, want 2 (a and c)", n)
+			}
+			if got := models.ExtrasNames(s); !slices.Equal(got, []string{p + "a", p + "c"}) {
+				t.Errorf("extras %v", got)
+			}
+			s.Update(ev("DTMF", p+"c", "c3", "DTMF-Digit", "1"))
+			// a carried from before, b from CALLSTATE; c is in the latest.
+			if got := models.ExtrasNames(s); !slices.Equal(got, []string{p + "a", p + "b"}) {
+				t.Errorf("extras %v", got)
+			}
+			for h, want := range map[string]string{p + "a": "A1", p + "b": "b2", p + "c": "c3", "DTMF-Digit": "1"} {
+				if got := s.Get(h); got != want {
+					t.Errorf("Get(%s) = %q, want %q", h, got, want)
+				}
+			}
+			s.Update(full("4"))
+			if n, _, _ := models.ExtrasStats(s); n != 1 { // DTMF-Digit
+				t.Errorf("extras %v after a full event", models.ExtrasNames(s))
+			}
+			if s.Get("DTMF-Digit") != "1" || s.Get(p+"a") != "A4" {
+				t.Error("values after a full event")
+			}
+		})
+	}
+}
+
+// Headers in a different order from one event to the next (the cursor
+// misses) are still matched.
+func TestExtrasReordered(t *testing.T) {
+	s := models.NewSession(ev("CHANNEL_CREATE", "a", "1", "b", "2", "c", "3", "d", "4"), "n", nil)
+	s.Update(modelstest.NewEvent("d", "40", "c", "30", "Unique-ID", "u1", "b", "20", "Event-Name", "X"))
+	if got := models.ExtrasNames(s); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("extras %v", got)
+	}
+	if s.Get("a") != "1" || s.Get("d") != "40" {
+		t.Error("values")
+	}
+}

@@ -1,0 +1,65 @@
+package models
+
+import (
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// maxNames bounds the process-wide table of header and event names. Past it,
+// names are stored inline in each session (correct, only bigger).
+var maxNames = 1 << 16
+
+// nameTable interns header and event names process-wide as small ids, so a
+// session stores a 4-byte id instead of its own copy of
+// "variable_sip_h_X-switchlua_originating_session". FreeSWITCH uses a bounded
+// vocabulary of names, so the table stays small; it never shrinks.
+var nameTable struct {
+	mu   sync.RWMutex
+	ids  map[string]uint32
+	list atomic.Pointer[[]string] // id -> name; append-only
+}
+
+func init() {
+	l := make([]string, 1, 1024) // id 0 is unused
+	nameTable.list.Store(&l)
+	nameTable.ids = make(map[string]uint32, 1024)
+}
+
+// nameID returns the id of name, adding it if there is room; ok is false
+// when the table is full.
+func nameID(name string) (id uint32, ok bool) { return lookupID(name, false) }
+
+// eventID is nameID for event names (Event-Name is a small fixed set in
+// FreeSWITCH; CUSTOM events are all "CUSTOM"), which always get an id.
+func eventID(name string) uint32 {
+	id, _ := lookupID(name, true)
+	return id
+}
+
+func lookupID(name string, force bool) (id uint32, ok bool) {
+	nameTable.mu.RLock()
+	id, ok = nameTable.ids[name]
+	nameTable.mu.RUnlock()
+	if ok {
+		return id, true
+	}
+	nameTable.mu.Lock()
+	defer nameTable.mu.Unlock()
+	if id, ok := nameTable.ids[name]; ok {
+		return id, true
+	}
+	l := *nameTable.list.Load()
+	if len(l) >= maxNames && !force {
+		return 0, false
+	}
+	c := strings.Clone(name)
+	l = append(l, c) // readers never index past their own length
+	nameTable.list.Store(&l)
+	id = uint32(len(l) - 1)
+	nameTable.ids[c] = id
+	return id, true
+}
+
+// nameOf returns the name of an id from nameID.
+func nameOf(id uint32) string { return (*nameTable.list.Load())[id] }
