@@ -1,0 +1,139 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/switchlua/switchlua/bindings"
+	"github.com/switchlua/switchlua/models"
+)
+
+// Pool is a set of Listeners, one per FreeSWITCH node, with the same Config
+// and the same apps (switchio's SlavePool / Service). Each node keeps its own
+// Lua state, so app globals are per node. Safe for concurrent use.
+type Pool struct {
+	mu     sync.RWMutex
+	ls     []*Listener
+	byNode map[string]*Listener
+}
+
+// DialPool dials every node (host:port) concurrently with cfg. If any fails,
+// the others are closed and the errors are returned.
+func DialPool(ctx context.Context, nodes []string, cfg Config) (*Pool, error) {
+	ls := make([]*Listener, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() { ls[i], errs[i] = Dial(ctx, n, cfg) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, l := range ls {
+			if l != nil {
+				l.Close()
+			}
+		}
+		return nil, err
+	}
+	p := &Pool{byNode: make(map[string]*Listener)}
+	for _, l := range ls {
+		p.add(l)
+	}
+	return p, nil
+}
+
+// NewPool makes a Pool of Listeners dialled already (it takes them over:
+// Pool.Close closes them).
+func NewPool(ls ...*Listener) *Pool {
+	p := &Pool{byNode: make(map[string]*Listener)}
+	for _, l := range ls {
+		p.add(l)
+	}
+	return p
+}
+
+func (p *Pool) add(l *Listener) {
+	p.ls = append(p.ls, l)
+	p.byNode[l.Node()] = l
+}
+
+// Listeners returns the Listeners in the order the nodes were given.
+func (p *Pool) Listeners() []*Listener {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return append([]*Listener(nil), p.ls...)
+}
+
+// Listener returns the Listener of node (as given to DialPool), nil if none.
+func (p *Pool) Listener(node string) *Listener {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.byNode[node]
+}
+
+// Load installs or replaces an app on every node (see Listener.Load). The
+// compiled scripts are shared; each node runs them in its own Lua state.
+func (p *Pool) Load(ctx context.Context, spec bindings.AppSpec) error {
+	return p.each(func(l *Listener) error { return l.Load(ctx, spec) })
+}
+
+// Unload removes an app from every node.
+func (p *Pool) Unload(ctx context.Context, id string) error {
+	return p.each(func(l *Listener) error { return l.Unload(ctx, id) })
+}
+
+func (p *Pool) each(fn func(*Listener) error) error {
+	ls := p.Listeners()
+	errs := make([]error, len(ls))
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		wg.Go(func() {
+			if err := fn(l); err != nil {
+				errs[i] = fmt.Errorf("%s: %w", l.Node(), err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Originate originates a call on node (see Listener.Originate).
+func (p *Pool) Originate(node, dest string, o OriginateOptions) (*models.Job, error) {
+	l := p.Listener(node)
+	if l == nil {
+		return nil, fmt.Errorf("host: no node %q in the pool", node)
+	}
+	return l.Originate(dest, o)
+}
+
+// Command runs a command on node and waits for its reply (see
+// Listener.Command).
+func (p *Pool) Command(ctx context.Context, node, cmd string) (string, error) {
+	l := p.Listener(node)
+	if l == nil {
+		return "", fmt.Errorf("host: no node %q in the pool", node)
+	}
+	return l.Command(ctx, cmd)
+}
+
+// Stats returns the sum of every node's counters (Node is empty; Connected
+// is true when every node is connected).
+func (p *Pool) Stats() Stats {
+	total := newStats("")
+	total.Connected = true
+	for _, l := range p.Listeners() {
+		total.add(l.Stats())
+	}
+	return total
+}
+
+// Close closes every Listener.
+func (p *Pool) Close() error {
+	var errs []error
+	for _, l := range p.Listeners() {
+		errs = append(errs, l.Close())
+	}
+	return errors.Join(errs...)
+}
