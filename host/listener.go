@@ -205,13 +205,13 @@ type Listener struct {
 	subscribed []string   // what the node is subscribed to
 
 	// Owned by the Listener goroutine.
-	sessions map[string]*entry
-	calls    map[string]*callEntry
-	jobs     map[string]*models.Job // pending bgapi jobs by Job-UUID
-	origs    map[string]*models.Job // pending originates by origination uuid
-	parkQ    parkQueue
-	waiters  []*waiter
-	gen      uint64 // bumped at each reconnect, for reconciliation
+	sessions   map[string]*entry
+	calls      map[string]*callEntry
+	jobs       map[string]*models.Job // pending bgapi jobs by Job-UUID
+	origs      map[string]*models.Job // pending originates by origination uuid
+	parkQ      parkQueue
+	waiters    []*waiter
+	gen        uint64 // bumped at each reconnect, for reconciliation
 	nEvents    uint64 // events handled (published to st after each batch)
 	nUntracked uint64 // events of channels not tracked
 
