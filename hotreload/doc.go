@@ -72,7 +72,9 @@
 // or through other modules, is published again with a new Generation, its
 // unchanged Proto and Update.Cause naming the module, so the apps using it
 // reload and pick the new module up through Module. Compiling happens once
-// per change; dependents are not recompiled.
+// per change; dependents are not recompiled. A module that is removed, or
+// saved with a syntax error, republishes nobody: its users keep running the
+// copy they loaded.
 //
 // # Use
 //

@@ -146,6 +146,10 @@ type pending struct {
 	due      time.Time
 	event    time.Time
 	settling bool // already granted the Settle extension
+	// When settling a file that ended too early: its content hash and the
+	// compile error, so an unchanged file is not compiled twice.
+	sum      [32]byte
+	cutShort error
 }
 
 // New watches dirs (and their subdirectories, except dot-directories), scans
@@ -427,7 +431,7 @@ func (w *Watcher) touch(path string, now time.Time) {
 	}
 	p.due = now.Add(w.opts.Debounce)
 	p.event = now
-	p.settling = false
+	p.settling, p.cutShort = false, nil
 }
 
 // rearm points the timer at the earliest pending deadline.
@@ -488,9 +492,17 @@ func (w *Watcher) apply(path string, p *pending, initial bool) {
 		return
 	}
 	display := filepath.Join(w.shown[root], rel)
-	proto, reqs, cerr := compile(display, src)
+	var proto *lua.FunctionProto
+	var reqs []string
+	var cerr error
+	if p.settling && p.cutShort != nil && p.sum == sum {
+		cerr = p.cutShort // unchanged since: compiled already
+	} else {
+		proto, reqs, cerr = compile(display, src)
+	}
 	var se *SyntaxError
 	if cerr != nil && !initial && !p.settling && errors.As(cerr, &se) && se.AtEOF {
+		p.sum, p.cutShort = sum, cerr
 		w.settle(path, p) // cut short: probably still being written
 		return
 	}
