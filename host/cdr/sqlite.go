@@ -98,32 +98,34 @@ func appendArgs(args []any, r *Row) []any {
 		r.FailedCalls, r.ActiveSessions, r.Erlangs, r.Node, r.CallUUID)
 }
 
-// writeBatch inserts rows in one transaction: full groups with the
+// writeBatch inserts all rows in one transaction: full groups with the
 // multi-row statement, the rest one by one.
-func (s *sqliteSink) writeBatch(rows []Row) error {
+func (s *sqliteSink) writeBatch(chunks [][]Row) error {
 	tx, err := s.db.Begin()
 	if err != nil {
 		return err
 	}
+	defer clear(s.args[:cap(s.args)])
 	multi, one := tx.Stmt(s.multi), tx.Stmt(s.one)
-	i := 0
-	for ; i+sqliteRowsPerInsert <= len(rows); i += sqliteRowsPerInsert {
-		args := s.args[:0]
-		for j := i; j < i+sqliteRowsPerInsert; j++ {
-			args = appendArgs(args, &rows[j])
+	for _, rows := range chunks {
+		i := 0
+		for ; i+sqliteRowsPerInsert <= len(rows); i += sqliteRowsPerInsert {
+			args := s.args[:0]
+			for j := i; j < i+sqliteRowsPerInsert; j++ {
+				args = appendArgs(args, &rows[j])
+			}
+			if _, err := multi.Exec(args...); err != nil {
+				tx.Rollback()
+				return err
+			}
 		}
-		if _, err := multi.Exec(args...); err != nil {
-			tx.Rollback()
-			return err
+		for ; i < len(rows); i++ {
+			if _, err := one.Exec(appendArgs(s.args[:0], &rows[i])...); err != nil {
+				tx.Rollback()
+				return err
+			}
 		}
 	}
-	for ; i < len(rows); i++ {
-		if _, err := one.Exec(appendArgs(s.args[:0], &rows[i])...); err != nil {
-			tx.Rollback()
-			return err
-		}
-	}
-	clear(s.args[:cap(s.args)])
 	return tx.Commit()
 }
 

@@ -43,7 +43,7 @@ type Options struct {
 	// FlushInterval is the longest a row waits in memory (default 1 s).
 	FlushInterval time.Duration
 	// BatchRows wakes the flusher early when this many rows are waiting
-	// (default 4096).
+	// (default 1024); rows wait in chunks of this size.
 	BatchRows int
 	// Append keeps what the file already holds: CSV rows are appended after
 	// the existing ones (the header is written only to an empty file) and
@@ -87,23 +87,23 @@ func OpenWith(path string, opt Options) (Writer, error) {
 }
 
 // sink is a storage format. writeBatch and close are called by one goroutine
-// at a time.
+// at a time; writeBatch stores the rows of all chunks, in order.
 type sink interface {
-	writeBatch(rows []Row) error
+	writeBatch(chunks [][]Row) error
 	close() error
 }
 
 type writer struct {
 	path    string
 	sink    sink
-	batch   int
+	chunk   int
 	onError func(error)
 
-	mu      sync.Mutex
-	pending []Row
-	spare   []Row
-	err     error // first write error, sticky
-	closed  bool
+	mu     sync.Mutex
+	chunks [][]Row // queued rows; every chunk but the last is full
+	free   [][]Row // empty chunks to reuse
+	err    error   // first write error, sticky
+	closed bool
 
 	ioMu     sync.Mutex // serialises flushes so rows keep their order
 	rows     atomic.Int64
@@ -115,17 +115,20 @@ type writer struct {
 	closeErr  error
 }
 
+// maxFreeChunks bounds the memory kept for reuse after a burst.
+const maxFreeChunks = 8
+
 func newWriter(path string, s sink, opt Options) *writer {
 	if opt.FlushInterval <= 0 {
 		opt.FlushInterval = time.Second
 	}
 	if opt.BatchRows <= 0 {
-		opt.BatchRows = 4096
+		opt.BatchRows = 1024
 	}
 	w := &writer{
 		path:     path,
 		sink:     s,
-		batch:    opt.BatchRows,
+		chunk:    opt.BatchRows,
 		onError:  opt.OnError,
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -138,6 +141,8 @@ func newWriter(path string, s sink, opt Options) *writer {
 func (w *writer) Path() string { return w.path }
 func (w *writer) Rows() int64  { return w.rows.Load() }
 
+// Write appends to the last chunk, or starts a new one: rows are never
+// copied again, however many are waiting.
 func (w *writer) Write(r Row) error {
 	w.mu.Lock()
 	if w.closed {
@@ -149,8 +154,20 @@ func (w *writer) Write(r Row) error {
 		w.mu.Unlock()
 		return fmt.Errorf("row not stored after an earlier error: %w", err)
 	}
-	w.pending = append(w.pending, r)
-	full := len(w.pending) >= w.batch
+	n := len(w.chunks)
+	if n == 0 || len(w.chunks[n-1]) == cap(w.chunks[n-1]) {
+		var c []Row
+		if f := len(w.free); f > 0 {
+			c, w.free = w.free[f-1], w.free[:f-1]
+		} else {
+			c = make([]Row, 0, w.chunk)
+		}
+		w.chunks = append(w.chunks, c)
+		n++
+	}
+	last := &w.chunks[n-1]
+	*last = append(*last, r)
+	full := len(*last) == cap(*last)
 	w.mu.Unlock()
 	if full {
 		select {
@@ -186,7 +203,7 @@ func (w *writer) loop(every time.Duration) {
 	}
 }
 
-// flush writes the pending batch. Flushes are serialised by ioMu so batches
+// flush writes the queued chunks. Flushes are serialised by ioMu so rows
 // reach the file in Write order.
 func (w *writer) flush() error {
 	w.ioMu.Lock()
@@ -197,26 +214,30 @@ func (w *writer) flush() error {
 		w.mu.Unlock()
 		return err
 	}
-	batch := w.pending
-	w.pending = w.spare[:0]
-	w.spare = nil
+	chunks := w.chunks
+	w.chunks = nil
 	w.mu.Unlock()
-	if len(batch) == 0 {
-		w.mu.Lock()
-		w.spare = batch
-		w.mu.Unlock()
+	if len(chunks) == 0 {
 		return nil
 	}
 
-	err := w.sink.writeBatch(batch)
-	if err == nil {
-		w.rows.Add(int64(len(batch)))
-	} else {
-		err = fmt.Errorf("cdr: writing %d rows to %s: %w", len(batch), w.path, err)
+	err := w.sink.writeBatch(chunks)
+	n := 0
+	for _, c := range chunks {
+		n += len(c)
 	}
-	clear(batch) // drop string references
+	if err == nil {
+		w.rows.Add(int64(n))
+	} else {
+		err = fmt.Errorf("cdr: writing %d rows to %s: %w", n, w.path, err)
+	}
 	w.mu.Lock()
-	w.spare = batch[:0]
+	for _, c := range chunks {
+		if len(w.free) < maxFreeChunks && cap(c) == w.chunk {
+			clear(c) // drop string references
+			w.free = append(w.free, c[:0])
+		}
+	}
 	first := err != nil && w.err == nil
 	if first {
 		w.err = err
@@ -271,18 +292,18 @@ func openCSVSink(path string, appendTo bool) (*csvSink, error) {
 	return &csvSink{f: f}, nil
 }
 
-func (s *csvSink) writeBatch(rows []Row) error {
-	b := s.buf[:0]
-	for i := range rows {
-		b = rows[i].appendCSV(b)
-	}
-	_, err := s.f.Write(b)
-	if cap(b) <= 1<<20 {
+func (s *csvSink) writeBatch(chunks [][]Row) error {
+	for _, rows := range chunks {
+		b := s.buf[:0]
+		for i := range rows {
+			b = rows[i].appendCSV(b)
+		}
+		if _, err := s.f.Write(b); err != nil {
+			return err
+		}
 		s.buf = b
-	} else {
-		s.buf = nil
 	}
-	return err
+	return nil
 }
 
 func (s *csvSink) close() error { return s.f.Close() }

@@ -245,7 +245,7 @@ type failingSink struct {
 	closed atomic.Bool
 }
 
-func (s *failingSink) writeBatch(rows []Row) error {
+func (s *failingSink) writeBatch(chunks [][]Row) error {
 	if s.ok.Add(-1) >= 0 {
 		return nil
 	}
