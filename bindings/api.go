@@ -10,7 +10,9 @@ package bindings
 // change, without telling the host owner.
 
 import (
+	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -50,8 +52,9 @@ type CallbackInfo struct {
 	App      string
 	Callback string // e.g. "on_park"
 	UUID     string // session uuid, if any
-	Duration time.Duration
-	Err      error // nil, a Lua error with script:line, or a CPU-budget error
+	Duration time.Duration // time spent running Lua (all resumes), waits excluded
+	Err      error         // nil, a Lua error with script:line, or a CPU-budget error
+	Elapsed  time.Duration // wall time from start to finish, waits included
 }
 
 // Options configure a Runtime.
@@ -65,14 +68,57 @@ type Options struct {
 	Logger *slog.Logger // log.* and callback errors
 	// OnCallback, if set, is called after each callback run (on the Listener goroutine).
 	OnCallback func(CallbackInfo)
+	// OnEventsChange, if set, is called (through Host.Post) when a script
+	// starts to need an event Events() did not list before: an on(name, fn)
+	// registered after Load, or a sess:wait for an event no loaded script
+	// names. The host re-reads Events() and subscribes.
+	OnEventsChange func()
 }
 
 // Runtime is one Lua state with its loaded apps. Not safe for concurrent use:
 // only its Listener goroutine calls it.
-type Runtime struct{ _ struct{} }
+type Runtime struct {
+	host Host
+	opt  Options
+	log  *slog.Logger
+	L    *lua.LState
+
+	globals   *lua.LTable  // the sandboxed global table scripts fall back to
+	module    *lua.LTable  // the switchlua module
+	router    lua.LValue   // switchlua.router, loaded on first use
+	tramp     *lua.LFunction // trampoline body
+	done      lua.LValue   // sentinel the trampoline yields after each callback
+	sessMT    *lua.LTable
+	sessMeth  *lua.LTable
+	evMT      *lua.LTable
+	evMeth    *lua.LTable
+	callMT    *lua.LTable
+	callMeth  *lua.LTable
+	conv      converters
+	coResume     lua.LGFunction // the coroutine library's resume
+	coCreateOrig lua.LGFunction // and its create
+
+	pool    []*coro // idle trampolines
+	cur     *coro   // the coroutine running now, nil outside one
+	depth   int     // nesting of Lua runs on this goroutine
+	queue   []func() // wake-ups asked for while Lua was running
+	waiting int
+
+	apps    map[string]*app
+	loading *app // app whose chunks run now (top-level code)
+	order   []string
+	gen     uint64
+	known   map[string]bool // Events() as last computed
+	dyn     map[string]bool // events needed at run time beyond the scripts' constants
+	wd      *watchdog
+	ctx     context.Context
+	closed  bool
+	ncb     uint64
+	nerr    uint64
+}
 
 // New makes a Runtime with its sandboxed Lua state.
-func New(h Host, o Options) (*Runtime, error) { panic("unimplemented") }
+func New(h Host, o Options) (*Runtime, error) { return newRuntime(h, o) }
 
 // Load installs or replaces app spec.ID. Each script runs in its own
 // environment; on a replace, teardown() of the old generation runs, then
@@ -80,35 +126,35 @@ func New(h Host, o Options) (*Runtime, error) { panic("unimplemented") }
 // scripts fail to run (a top-level error), the old generation stays and the
 // error (script:line) is returned. Coroutines already waiting keep running the
 // code they started with.
-func (r *Runtime) Load(spec AppSpec) error { panic("unimplemented") }
+func (r *Runtime) Load(spec AppSpec) error { return r.load(spec) }
 
 // Unload runs teardown() of app id and removes it.
-func (r *Runtime) Unload(id string) { panic("unimplemented") }
+func (r *Runtime) Unload(id string) { r.unload(id) }
 
 // HasApp reports whether app id is loaded.
-func (r *Runtime) HasApp(id string) bool { panic("unimplemented") }
+func (r *Runtime) HasApp(id string) bool { return r.apps[id] != nil }
 
 // Apps lists the loaded app ids in load order.
-func (r *Runtime) Apps() []string { panic("unimplemented") }
+func (r *Runtime) Apps() []string { return append([]string(nil), r.order...) }
 
 // Events returns the ESL subscription names the loaded apps need: each
 // on_* callback's event name and each on(name, fn) registration, CUSTOM
 // subclasses as "CUSTOM sub::class".
-func (r *Runtime) Events() []string { panic("unimplemented") }
+func (r *Runtime) Events() []string { return r.events() }
 
 // Dispatch hands one event to the Lua side after the Listener has applied it
 // to s (s is nil for events without a tracked session): coroutines of s
 // waiting for this event resume first, then the callbacks of s's app for this
 // event run, each in a coroutine. On CHANNEL_HANGUP, waiters of s for other
 // events get nil, "hangup".
-func (r *Runtime) Dispatch(s *models.Session, ev models.Event) { panic("unimplemented") }
+func (r *Runtime) Dispatch(s *models.Session, ev models.Event) { r.dispatch(s, ev) }
 
 // DispatchJob runs on_job(sess, job) of s's app when a bgapi job completes.
-func (r *Runtime) DispatchJob(s *models.Session, j *models.Job) { panic("unimplemented") }
+func (r *Runtime) DispatchJob(s *models.Session, j *models.Job) { r.dispatchJob(s, j) }
 
 // SessionGone releases the Lua side of s after CHANNEL_DESTROY: waiters get
 // nil, "hangup"; nothing of s stays referenced.
-func (r *Runtime) SessionGone(s *models.Session) { panic("unimplemented") }
+func (r *Runtime) SessionGone(s *models.Session) { r.sessionGone(s) }
 
 // Stats are the Runtime's counters.
 type Stats struct {
@@ -118,14 +164,20 @@ type Stats struct {
 }
 
 // Stats returns the counters.
-func (r *Runtime) Stats() Stats { panic("unimplemented") }
+func (r *Runtime) Stats() Stats {
+	return Stats{Callbacks: r.ncb, Errors: r.nerr, Waiting: r.waiting}
+}
 
 // Close runs teardown() of every app and closes the Lua state.
-func (r *Runtime) Close() { panic("unimplemented") }
+func (r *Runtime) Close() { r.close() }
 
 // Shared is the Go-backed switchlua.shared store that all Runtimes (all
 // nodes) see. Safe for concurrent use.
-type Shared struct{ _ struct{} }
+type Shared struct {
+	once sync.Once
+	mu   sync.RWMutex
+	m    map[string]any // string, float64 or bool
+}
 
 // NewShared makes an empty store.
-func NewShared() *Shared { panic("unimplemented") }
+func NewShared() *Shared { return &Shared{m: make(map[string]any)} }

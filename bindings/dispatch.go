@@ -1,0 +1,175 @@
+package bindings
+
+import (
+	lua "github.com/yuin/gopher-lua"
+
+	"github.com/switchlua/switchlua/models"
+)
+
+// dispatch implements Runtime.Dispatch.
+func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
+	if r.closed || ev == nil {
+		return
+	}
+	key := eventKey(ev)
+	var evv lua.LValue // made on first use
+	evValue := func() lua.LValue {
+		if evv == nil {
+			evv = r.eventValue(ev)
+		}
+		return evv
+	}
+
+	var so *sessObj
+	if s != nil {
+		so, _ = s.Ext.(*sessObj)
+	}
+	if so != nil {
+		// Coroutines with a command in flight on this session remember
+		// its events for a sess:wait that follows the reply.
+		for _, co := range so.cmds {
+			if len(co.recent) < maxRecent {
+				co.recent = append(co.recent, recentEvent{key: key, ev: ev})
+			}
+		}
+		// Waiters first, in the order they started waiting. A waiter
+		// that waits again is not matched by this same event.
+		if len(so.waiters) > 0 {
+			r.wakeWaiters(so, key, evValue)
+		}
+	}
+
+	if s == nil {
+		// No tracked session: the on() handlers of every app.
+		for _, id := range r.order {
+			a := r.apps[id]
+			r.runHandlers(a, nil, key, "", nil, evValue)
+		}
+		return
+	}
+	a := r.apps[s.AppID]
+	if a == nil {
+		return
+	}
+	cb := ""
+	if ev.Name() != "CUSTOM" {
+		cb = eventCallbacks[key]
+	}
+	var extra lua.LValue
+	if cb == "on_dtmf" {
+		extra = lua.LString(ev.Get("DTMF-Digit"))
+	}
+	r.runHandlers(a, s, key, cb, extra, evValue)
+}
+
+// maxRecent bounds the events a coroutine remembers during one command.
+const maxRecent = 16
+
+// wakeWaiters resumes the waiters of so that this event satisfies, and
+// those a hangup cuts short.
+func (r *Runtime) wakeWaiters(so *sessObj, key string, evValue func() lua.LValue) {
+	hungup := so.s != nil && so.s.Hungup
+	var wake []*coro
+	for _, co := range so.waiters {
+		if matches(co.waitNames, key) || hungup && !allHangupFamily(co.waitNames) {
+			wake = append(wake, co)
+		}
+	}
+	for _, co := range wake {
+		if matches(co.waitNames, key) {
+			r.wake(co, co.seq, waitEvent, evValue())
+		} else {
+			r.wake(co, co.seq, waitEvent, lua.LNil, lua.LString("hangup"))
+		}
+	}
+}
+
+// runHandlers starts, in load order, each script's on_* callback for the
+// event and its on(key) handlers (for CUSTOM events also on("CUSTOM")).
+func (r *Runtime) runHandlers(a *app, s *models.Session, key, cb string, extra lua.LValue, evValue func() lua.LValue) {
+	var sv lua.LValue = lua.LNil
+	var so *sessObj
+	sessValue := func() lua.LValue {
+		if so == nil && s != nil {
+			so = r.sessObj(s)
+			sv = so.ud
+		}
+		return sv
+	}
+	for _, sc := range a.scripts {
+		if cb != "" {
+			if fn, ok := sc.env.RawGetString(cb).(*lua.LFunction); ok {
+				v := sessValue()
+				if extra != nil {
+					r.start(a, so, cb, fn, v, extra, evValue())
+				} else {
+					r.start(a, so, cb, fn, v, evValue(), lua.LNil)
+				}
+			}
+		}
+		if sc.on == nil {
+			continue
+		}
+		for _, fn := range sc.on[key] {
+			r.start(a, so, "on("+key+")", fn, sessValue(), evValue(), lua.LNil)
+		}
+		if isSubclass(key) {
+			for _, fn := range sc.on["CUSTOM"] {
+				r.start(a, so, "on(CUSTOM)", fn, sessValue(), evValue(), lua.LNil)
+			}
+		}
+	}
+}
+
+// dispatchJob implements Runtime.DispatchJob.
+func (r *Runtime) dispatchJob(s *models.Session, j *models.Job) {
+	if r.closed || j == nil {
+		return
+	}
+	jv := r.jobValue(j)
+	run := func(a *app) {
+		for _, sc := range a.scripts {
+			if fn, ok := sc.env.RawGetString("on_job").(*lua.LFunction); ok {
+				var so *sessObj
+				var sv lua.LValue = lua.LNil
+				if s != nil {
+					so = r.sessObj(s)
+					sv = so.ud
+				}
+				r.start(a, so, "on_job", fn, sv, jv, lua.LNil)
+			}
+		}
+	}
+	if s != nil {
+		if a := r.apps[s.AppID]; a != nil {
+			run(a)
+		}
+		return
+	}
+	for _, id := range r.order {
+		run(r.apps[id])
+	}
+}
+
+// sessionGone implements Runtime.SessionGone.
+func (r *Runtime) sessionGone(s *models.Session) {
+	so, ok := s.Ext.(*sessObj)
+	if !ok {
+		return
+	}
+	s.Ext = nil
+	so.s = nil
+	so.vars = nil
+	for _, co := range so.cmds {
+		if co.cmdSess == so {
+			co.resetRecent()
+		}
+	}
+	so.cmds = nil
+	waiters := so.waiters
+	so.waiters = nil
+	for _, co := range waiters {
+		co.waitSess = nil // already removed
+		r.wake(co, co.seq, waitEvent, lua.LNil, lua.LString("hangup"))
+	}
+}
