@@ -50,8 +50,8 @@ type AppSpec struct {
 // CallbackInfo describes one finished callback run, for metrics.
 type CallbackInfo struct {
 	App      string
-	Callback string // e.g. "on_park"
-	UUID     string // session uuid, if any
+	Callback string        // e.g. "on_park"
+	UUID     string        // session uuid, if any
 	Duration time.Duration // time spent running Lua (all resumes), waits excluded
 	Err      error         // nil, a Lua error with script:line, or a CPU-budget error
 	Elapsed  time.Duration // wall time from start to finish, waits included
@@ -83,24 +83,24 @@ type Runtime struct {
 	log  *slog.Logger
 	L    *lua.LState
 
-	globals   *lua.LTable  // the sandboxed global table scripts fall back to
-	module    *lua.LTable  // the switchlua module
-	router    lua.LValue   // switchlua.router, loaded on first use
-	tramp     *lua.LFunction // trampoline body
-	done      lua.LValue   // sentinel the trampoline yields after each callback
-	sessMT    *lua.LTable
-	sessMeth  *lua.LTable
-	evMT      *lua.LTable
-	evMeth    *lua.LTable
-	callMT    *lua.LTable
-	callMeth  *lua.LTable
-	conv      converters
+	globals      *lua.LTable    // the sandboxed global table scripts fall back to
+	module       *lua.LTable    // the switchlua module
+	router       lua.LValue     // switchlua.router, loaded on first use
+	tramp        *lua.LFunction // trampoline body
+	done         lua.LValue     // sentinel the trampoline yields after each callback
+	sessMT       *lua.LTable
+	sessMeth     *lua.LTable
+	evMT         *lua.LTable
+	evMeth       *lua.LTable
+	callMT       *lua.LTable
+	callMeth     *lua.LTable
+	conv         converters
 	coResume     lua.LGFunction // the coroutine library's resume
 	coCreateOrig lua.LGFunction // and its create
 
-	pool    []*coro // idle trampolines
-	cur     *coro   // the coroutine running now, nil outside one
-	depth   int     // nesting of Lua runs on this goroutine
+	pool    []*coro  // idle trampolines
+	cur     *coro    // the coroutine running now, nil outside one
+	depth   int      // nesting of Lua runs on this goroutine
 	queue   []func() // wake-ups asked for while Lua was running
 	waiting int
 

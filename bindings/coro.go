@@ -2,8 +2,8 @@ package bindings
 
 import (
 	"errors"
-	"reflect"
 	"fmt"
+	"reflect"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"

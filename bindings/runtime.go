@@ -21,11 +21,11 @@ const DefaultCPUBudget = 100 * time.Millisecond
 // small and grow on demand: a waiting coroutine costs a few KB, not the
 // ~112 KB of gopher-lua's defaults.
 const (
-	callStackSize    = 200       // frames, grown on demand (MinimizeStackMemory)
-	registrySize     = 64        // initial value-stack slots per thread
-	registryGrowStep = 64        // slots added when it grows
+	callStackSize    = 200        // frames, grown on demand (MinimizeStackMemory)
+	registrySize     = 64         // initial value-stack slots per thread
+	registryGrowStep = 64         // slots added when it grows
 	registryMaxSize  = 256 * 1024 // slots (the value stack never shrinks)
-	poolSize         = 8         // idle trampolines kept
+	poolSize         = 8          // idle trampolines kept
 )
 
 func newRuntime(h Host, o Options) (*Runtime, error) {
@@ -309,7 +309,7 @@ func (w *watchdog) stop() { w.once.Do(func() { close(w.quit) }) }
 // budgetError is the error of a run stopped by the watchdog.
 type budgetError struct{ msg string }
 
-func (e *budgetError) Error() string { return e.msg }
+func (e *budgetError) Error() string        { return e.msg }
 func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
 
 // scriptError is a Lua error from a script; its text starts with script:line.
