@@ -38,7 +38,11 @@ end
 
 -- route(pattern, fn) or route(pattern, {field = "variable_x"}, fn)
 function Router:route(pattern, opts, fn)
-  if fn == nil then opts, fn = {}, opts end
+  if fn == nil then
+    -- (not "opts, fn = {}, opts": gopher-lua assigns left to right)
+    fn = opts
+    opts = {}
+  end
   if type(pattern) ~= "string" then error("router:route: pattern must be a string", 2) end
   if type(fn) ~= "function" then error("router:route: handler must be a function", 2) end
   table.insert(self.routes, {pattern = pattern, field = opts.field or self.field, fn = fn})
