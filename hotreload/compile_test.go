@@ -136,3 +136,20 @@ func TestIsScript(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCompile: any input compiles or fails with one `path:line: message`
+// line, and never panics.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{"", "x = 1", "function f(", "x = 'abc", "goto l", "require 'a.b'", "--[[", "a = {1, 2, [3] = 4}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, src []byte) {
+		_, _, err := compile("f.lua", src)
+		if err == nil {
+			return
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\n\r") || !strings.HasPrefix(msg, "f.lua:") {
+			t.Fatalf("error %q is not one `f.lua:line: message` line", msg)
+		}
+	})
+}
