@@ -1,17 +1,16 @@
 package models
 
 import (
-	"hash/maphash"
 	"strings"
 	"sync"
 )
 
-// extras holds the headers a session saw in older events that its latest
-// event lacks: values copied into one string (so no event buffer stays
-// pinned), names as ids of the process-wide name table (or inline in the
-// string when the table is full), indexed by offsets. Invariant: no name in extras is a header
-// of the latest event, so a name is never in both and Lookup checks the
-// latest event first, then extras.
+// extras holds headers a session saw in older events: values copied into one
+// string (so no event buffer stays pinned), names as ids of the process-wide
+// name table (or inline in the string when the table is full), indexed by
+// offsets. Invariant: extras holds exactly the headers seen on the session
+// that its latest event lacks, each with the value from the newest event
+// that had it; Lookup reads the latest event, then extras.
 type extras struct {
 	buf  string
 	ents []xent
@@ -60,11 +59,27 @@ func (x *extras) lookup(name string) (string, bool) {
 type nameSet struct {
 	names []string
 	add   []string // name, value pairs to carry (scratch)
+	vals  []int32  // per extras entry: 1 keep, 0 drop
+	ids   []uint32 // name ids of the new entries
 	tab   []int32  // open addressing; index+1 into names, 0 empty
 	built bool
+
+	cur int // cursor of the walk over the previous event
 }
 
-var seed = maphash.MakeSeed()
+// hashName is a cheap hash of a header name: its length and four of its
+// bytes, mixed. Collisions only cost a probe (names are compared).
+func hashName(s string) uint32 {
+	n := len(s)
+	h := uint32(n) * 0x9E3779B1
+	if n >= 3 {
+		h ^= uint32(s[n-1]) | uint32(s[n-2])<<8 | uint32(s[n/2])<<16 | uint32(s[n/3])<<24
+	} else if n > 0 {
+		h ^= uint32(s[0]) | uint32(s[n-1])<<8
+	}
+	h *= 0x85EBCA6B
+	return h ^ h>>15
+}
 
 var setPool = sync.Pool{New: func() any { return &nameSet{names: make([]string, 0, 256)} }}
 
@@ -101,9 +116,9 @@ func (ns *nameSet) build() {
 		ns.tab = ns.tab[:size]
 		clear(ns.tab)
 	}
-	mask := uint64(size - 1)
+	mask := uint32(size - 1)
 	for i, n := range ns.names {
-		h := maphash.String(seed, n) & mask
+		h := hashName(n) & mask
 		for ns.tab[h] != 0 {
 			h = (h + 1) & mask
 		}
@@ -122,8 +137,8 @@ func (ns *nameSet) has(name string, cur *int) bool {
 	if !ns.built {
 		ns.build()
 	}
-	mask := uint64(len(ns.tab) - 1)
-	h := maphash.String(seed, name) & mask
+	mask := uint32(len(ns.tab) - 1)
+	h := hashName(name) & mask
 	for {
 		v := ns.tab[h]
 		if v == 0 {
@@ -141,55 +156,65 @@ func (ns *nameSet) release() {
 	clear(ns.names) // do not pin the events from the pool
 	clear(ns.add)
 	ns.names, ns.add = ns.names[:0], ns.add[:0]
+	ns.vals, ns.ids = ns.vals[:0], ns.ids[:0]
 	setPool.Put(ns)
 }
 
-// carry updates extras for the step from event old to event ev: extras that
-// ev now carries are dropped, headers of old that ev lacks are added. Nothing
-// is copied when nothing changes (the common case: two events of one channel
-// with the same headers).
+// visit notes a header (n, v) of the previous event: if the new event lacks
+// it, it goes to extras.
+func (ns *nameSet) visit(n, v string) {
+	if !ns.has(n, &ns.cur) {
+		ns.add = append(ns.add, n, v)
+	}
+}
+
+func (x *extras) value(i int) string {
+	_, v := x.at(i)
+	return v
+}
+
+// carry updates extras for the step from event old to event ev: entries
+// whose header ev carries are dropped (ev shadows them), and the headers of
+// old that ev lacks are added (by the invariant they are not in extras yet).
+// Nothing is allocated when nothing changes, e.g. between two events of one
+// channel with the same headers.
 func (s *Session) carry(old, ev Event) {
 	ns := setPool.Get().(*nameSet)
 	ns.fill(ev)
 	defer ns.release()
 	x := &s.extras
+	tab := *nameTable.list.Load()
 
-	// Which extras survive (are not shadowed by ev)?
-	var keep []bool // nil: all survive
+	// Which entries does ev shadow?
+	keep := ns.vals[:0] // 1 keep, 0 drop
 	kept, cur := 0, 0
 	for i := range x.ents {
-		n, _ := x.at(i)
+		e := x.ents[i]
+		var n string
+		if e.id&inlineName == 0 {
+			n = tab[e.id]
+		} else {
+			n = x.buf[e.off : e.off+e.id&^inlineName]
+		}
 		if ns.has(n, &cur) {
-			if keep == nil {
-				keep = make([]bool, len(x.ents))
-				for k := 0; k < i; k++ {
-					keep[k] = true
-				}
-			}
-			continue
+			keep = append(keep, 0)
+		} else {
+			keep = append(keep, 1)
+			kept++
 		}
-		if keep != nil {
-			keep[i] = true
-		}
-		kept++
 	}
+	ns.vals = keep
 	// Which headers of old does ev lack?
-	add := ns.add[:0]
-	cur = 0
-	visit := func(n, v string) {
-		if !ns.has(n, &cur) {
-			add = append(add, n, v)
-		}
-	}
+	ns.cur = 0
 	if ix, ok := old.(indexed); ok {
 		for i, n := 0, ix.Len(); i < n; i++ {
-			visit(ix.Header(i))
+			ns.visit(ix.Header(i))
 		}
 	} else {
-		old.Range(func(n, v string) bool { visit(n, v); return true })
+		old.Range(func(n, v string) bool { ns.visit(n, v); return true })
 	}
-	ns.add = add
-	if keep == nil && len(add) == 0 {
+	add := ns.add
+	if kept == len(x.ents) && len(add) == 0 {
 		return // nothing changes
 	}
 	if kept == 0 && len(add) == 0 {
@@ -197,48 +222,50 @@ func (s *Session) carry(old, ev Event) {
 		return
 	}
 
-	// Rebuild one block: surviving extras, then the newly carried headers.
-	ents := make([]xent, 0, kept+len(add)/2)
+	// Rebuild one block: the kept entries, then the new headers.
 	total := 0
 	for i, e := range x.ents {
-		if keep == nil || keep[i] {
+		if keep[i] == 1 {
 			total += int(e.vlen)
 			if e.id&inlineName != 0 {
 				total += int(e.id &^ inlineName)
 			}
 		}
 	}
+	ids := ns.ids[:0]
 	for i := 0; i < len(add); i += 2 {
 		total += len(add[i+1])
-		if _, ok := nameID(add[i]); !ok {
+		id, ok := nameID(add[i])
+		if !ok {
+			id = inlineName | uint32(len(add[i]))
 			total += len(add[i])
 		}
+		ids = append(ids, id)
 	}
+	ns.ids = ids
+	ents := make([]xent, 0, kept+len(ids))
 	var b strings.Builder
 	b.Grow(total)
 	for i, e := range x.ents {
-		if keep != nil && !keep[i] {
+		if keep[i] == 0 {
 			continue
 		}
 		off := uint32(b.Len())
 		if e.id&inlineName != 0 {
-			nlen := e.id &^ inlineName
-			b.WriteString(x.buf[e.off : e.off+nlen+e.vlen])
+			b.WriteString(x.buf[e.off : e.off+e.id&^inlineName+e.vlen])
 		} else {
 			b.WriteString(x.buf[e.off : e.off+e.vlen])
 		}
 		ents = append(ents, xent{id: e.id, off: off, vlen: e.vlen})
 	}
-	for i := 0; i < len(add); i += 2 {
+	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
 		n, v := add[i], add[i+1]
 		off := uint32(b.Len())
-		id, ok := nameID(n)
-		if !ok {
-			id = inlineName | uint32(len(n))
+		if ids[k]&inlineName != 0 {
 			b.WriteString(n)
 		}
 		b.WriteString(v)
-		ents = append(ents, xent{id: id, off: off, vlen: uint32(len(v))})
+		ents = append(ents, xent{id: ids[k], off: off, vlen: uint32(len(v))})
 	}
 	*x = extras{buf: b.String(), ents: ents}
 }

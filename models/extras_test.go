@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -45,6 +46,54 @@ func TestExtrasCarriedAndDropped(t *testing.T) {
 			}
 			if s.Get("DTMF-Digit") != "1" || s.Get(p+"a") != "A4" {
 				t.Error("values after a full event")
+			}
+		})
+	}
+}
+
+// Random event sequences (headers appearing, disappearing, reordered,
+// changing value) against a reference map where every event's headers
+// overwrite the previous values.
+func TestExtrasMatchesReference(t *testing.T) {
+	for _, inline := range []bool{false, true} {
+		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) {
+			if inline {
+				defer models.LimitNames()()
+			}
+			r := rand.New(rand.NewPCG(1, uint64(len(fmt.Sprint(inline)))))
+			vocab := make([]string, 40)
+			for i := range vocab {
+				vocab[i] = fmt.Sprintf("variable_h%d_%v", i, inline)
+			}
+			for seq := 0; seq < 200; seq++ {
+				ref := map[string]string{}
+				var s *models.Session
+				for step := 0; step < 30; step++ {
+					kv := []string{"Event-Name", "CHANNEL_STATE", "Unique-ID", "u1"}
+					perm := r.Perm(len(vocab))
+					if r.IntN(4) > 0 { // mostly FreeSWITCH's stable order
+						slices.Sort(perm)
+					}
+					for _, i := range perm[:r.IntN(len(vocab))] {
+						kv = append(kv, vocab[i], fmt.Sprint(r.IntN(3)))
+					}
+					e := modelstest.NewEvent(kv...)
+					for i := 0; i < len(kv); i += 2 {
+						ref[kv[i]] = kv[i+1]
+					}
+					if s == nil {
+						s = models.NewSession(e, "n", nil)
+					} else {
+						s.Update(e)
+					}
+					for _, h := range vocab {
+						want, wok := ref[h]
+						got, ok := s.Lookup(h)
+						if got != want || ok != wok {
+							t.Fatalf("seq %d step %d: Lookup(%s) = %q,%v want %q,%v", seq, step, h, got, ok, want, wok)
+						}
+					}
+				}
 			}
 		})
 	}

@@ -283,4 +283,4 @@ func BenchmarkRetainedMemory(b *testing.B) {
 	})
 }
 
-var benchOnce sync.Once
+var benchOnce, updOnce sync.Once

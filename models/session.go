@@ -136,6 +136,9 @@ func (s *Session) record(id uint32, us int64) {
 		return
 	}
 	if len(s.hist) < limit {
+		if s.hist == nil {
+			s.hist = make([]histEntry, 0, min(limit, 16))
+		}
 		s.hist = append(s.hist, histEntry{id, us})
 		return
 	}
