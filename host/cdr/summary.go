@@ -165,6 +165,8 @@ func (s *Summary) Stop(t time.Time) {
 
 // Progress is the cheap live view of a run, for a status line.
 type Progress struct {
+	// Offered, Ended, Answered and Failed count calls as in Report
+	// (Ended is the number of CallEnded calls).
 	Offered, Ended, Answered, Failed int64
 	// CPS is the offered calls per second so far (see Report.AchievedCPS).
 	CPS float64
@@ -197,8 +199,11 @@ func (s *Summary) cpsLocked() float64 {
 
 // Latency holds setup latency percentiles in milliseconds.
 type Latency struct {
+	// P50 is the median.
 	P50 float64 `json:"p50"`
+	// P95 is the 95th percentile.
 	P95 float64 `json:"p95"`
+	// P99 is the 99th percentile.
 	P99 float64 `json:"p99"`
 }
 
@@ -303,7 +308,9 @@ func (r Report) Causes() []CauseCount {
 
 // CauseCount is one line of the failures table.
 type CauseCount struct {
+	// Cause is a hangup or job failure cause, e.g. USER_BUSY.
 	Cause string
+	// Count is the number of failed calls with that cause.
 	Count int64
 }
 

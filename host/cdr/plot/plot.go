@@ -196,6 +196,11 @@ func (indexTicks) Ticks(lo, hi float64) []gplot.Tick {
 	return ts
 }
 
+// segmentPoints is the most points stroked as one path: the rasterizer's
+// cost grows faster than linearly with a path's length, so a long series is
+// drawn as consecutive pieces that share their end points.
+const segmentPoints = 256
+
 // addSeries adds one line (with point marks when short) and its legend entry.
 // A series with no known value gets a legend entry that says so.
 func addSeries(p *gplot.Plot, name string, xys plotter.XYs, i int) error {
@@ -203,26 +208,36 @@ func addSeries(p *gplot.Plot, name string, xys plotter.XYs, i int) error {
 		p.Legend.Add(name + " (no data)")
 		return nil
 	}
-	l, err := plotter.NewLine(xys)
-	if err != nil {
-		return err
+	var first *plotter.Line
+	for start := 0; ; start += segmentPoints - 1 {
+		end := min(start+segmentPoints, len(xys))
+		l, err := plotter.NewLine(xys[start:end])
+		if err != nil {
+			return err
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1)
+		p.Add(l)
+		if first == nil {
+			first = l
+		}
+		if end == len(xys) {
+			break
+		}
 	}
-	l.Color = plotutil.Color(i)
-	l.Width = vg.Points(1)
-	p.Add(l)
 	if len(xys) > 50 {
-		p.Legend.Add(name, l)
+		p.Legend.Add(name, first)
 		return nil
 	}
 	sc, err := plotter.NewScatter(xys)
 	if err != nil {
 		return err
 	}
-	sc.Color = l.Color
+	sc.Color = first.Color
 	sc.Shape = draw.CircleGlyph{}
 	sc.Radius = vg.Points(2)
 	p.Add(sc)
-	p.Legend.Add(name, l, sc)
+	p.Legend.Add(name, first, sc)
 	return nil
 }
 

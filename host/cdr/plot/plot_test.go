@@ -45,9 +45,10 @@ func TestRenderPNG(t *testing.T) {
 		w, h int
 	}{
 		{"one row", run(1), Options{}, 1600, 1200},
-		{"small run", run(200), Options{Title: "small"}, 1600, 1200},
+		{"small run", run(200), Options{Title: "small", Width: 800, Height: 600}, 800, 600},
 		{"decimated", run(20000), Options{Width: 800, Height: 600, MaxPoints: 500}, 800, 600},
-		{"only failures", []cdr.Row{{HangupCause: "USER_BUSY", JobLaunch: 1}, {HangupCause: "USER_BUSY"}}, Options{}, 1600, 1200},
+		{"only failures", []cdr.Row{{HangupCause: "USER_BUSY", JobLaunch: 1}, {HangupCause: "USER_BUSY"}},
+			Options{Width: 640, Height: 480}, 640, 480},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
