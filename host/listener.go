@@ -215,9 +215,8 @@ type Listener struct {
 	nEvents    uint64 // events handled (published to st after each batch)
 	nUntracked uint64 // events of channels not tracked
 
-	mu    sync.Mutex // guards st
-	st    Stats
-	queue atomic.Int64 // items taken in the last batch, for Stats
+	mu sync.Mutex // guards st
+	st Stats
 }
 
 // entry is the Listener's record of one session. It is the session's
@@ -552,7 +551,6 @@ func (l *Listener) run() {
 			}
 			continue
 		}
-		l.queue.Store(int64(len(batch)))
 		for i := range batch {
 			it := &batch[i]
 			switch it.kind {

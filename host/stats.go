@@ -45,7 +45,7 @@ type Stats struct {
 	ScriptErrors uint64
 	Waiting      int // coroutines suspended
 
-	Queued int // inbox items in the latest batch (a measure of the backlog)
+	Queued int // items waiting in the inbox now (the backlog)
 }
 
 func newStats(node string) Stats {
@@ -103,7 +103,7 @@ func (l *Listener) Stats() Stats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := l.st.clone()
-	st.Queued = int(l.queue.Load())
+	st.Queued = l.in.len()
 	return st
 }
 
