@@ -52,8 +52,8 @@ func TestExtrasCarriedAndDropped(t *testing.T) {
 }
 
 // Random event sequences (headers appearing, disappearing, reordered,
-// changing value) against a reference map where every event's headers
-// overwrite the previous values.
+// changing value), with Compact now and then, against a reference map where
+// every event's headers overwrite the previous values.
 func TestExtrasMatchesReference(t *testing.T) {
 	for _, inline := range []bool{false, true} {
 		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) {
@@ -86,7 +86,13 @@ func TestExtrasMatchesReference(t *testing.T) {
 					} else {
 						s.Update(e)
 					}
-					for _, h := range vocab {
+					if r.IntN(3) == 0 {
+						s.Compact()
+						if s.Latest() != nil {
+							t.Fatal("Latest after Compact")
+						}
+					}
+					for _, h := range append(vocab, "Event-Name", "Unique-ID") {
 						want, wok := ref[h]
 						got, ok := s.Lookup(h)
 						if got != want || ok != wok {

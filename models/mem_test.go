@@ -18,12 +18,14 @@ type memFigures struct {
 	eventBytes   float64 // retaining just the latest event of each leg (the baseline)
 	activeBytes  float64 // two sessions + call, each leg fed up to before its CHANNEL_HANGUP
 	endedBytes   float64 // the same after the whole sequence (through CHANNEL_DESTROY)
+	compacted    float64 // active calls after Session.Compact
 	eventsPerLeg [2]int
 
 	// The 100-call load capture replayed up to its peak of active calls.
 	loadCalls      float64 // active two-leg calls at the peak (all copies)
 	loadEventBytes float64 // per call: the latest event of each leg only
 	loadBytes      float64 // per call: sessions, calls and tracking maps
+	loadCompacted  float64 // the same after Compact of every session
 }
 
 var (
@@ -102,7 +104,7 @@ func measureMemory(calls int) (memFigures, error) {
 		}
 		return ev
 	}
-	build := func(upto func(leg int) int) func() any {
+	build := func(upto func(leg int) int, compact bool) func() any {
 		return func() any {
 			out := make([]*models.Call, 0, calls)
 			for i := 0; i < calls; i++ {
@@ -112,6 +114,9 @@ func measureMemory(calls int) (memFigures, error) {
 					s := models.NewSession(parse(legRaw[l][0]), "127.0.0.1:8021", nil)
 					for _, raw := range legRaw[l][1:n] {
 						s.Update(parse(raw))
+					}
+					if compact {
+						s.Compact()
 					}
 					c.Append(s)
 				}
@@ -132,8 +137,9 @@ func measureMemory(calls int) (memFigures, error) {
 		}
 		return keep
 	}) / float64(calls)
-	f.activeBytes = heapDelta(build(func(l int) int { return active[l] })) / float64(calls)
-	f.endedBytes = heapDelta(build(func(l int) int { return len(legRaw[l]) })) / float64(calls)
+	f.activeBytes = heapDelta(build(func(l int) int { return active[l] }, false)) / float64(calls)
+	f.endedBytes = heapDelta(build(func(l int) int { return len(legRaw[l]) }, false)) / float64(calls)
+	f.compacted = heapDelta(build(func(l int) int { return active[l] }, true)) / float64(calls)
 	return f, measureLoad(&f)
 }
 
@@ -210,16 +216,25 @@ func measureLoad(f *memFigures) error {
 	}
 	const copies = 10
 	f.loadCalls = float64(copies*peak) / 2
-	f.loadBytes = heapDelta(func() any {
-		ts := make([]*tracker, copies)
-		for k := range ts {
-			ts[k] = &tracker{map[string]*models.Session{}, map[string]*models.Call{}}
-			for _, raw := range raws[:peakAt] {
-				ts[k].apply(parse(raw))
+	replay := func(compact bool) func() any {
+		return func() any {
+			ts := make([]*tracker, copies)
+			for k := range ts {
+				ts[k] = &tracker{map[string]*models.Session{}, map[string]*models.Call{}}
+				for _, raw := range raws[:peakAt] {
+					ts[k].apply(parse(raw))
+				}
+				if compact {
+					for _, s := range ts[k].sessions {
+						s.Compact()
+					}
+				}
 			}
+			return ts
 		}
-		return ts
-	}) / f.loadCalls
+	}
+	f.loadBytes = heapDelta(replay(false)) / f.loadCalls
+	f.loadCompacted = heapDelta(replay(true)) / f.loadCalls
 	f.loadEventBytes = heapDelta(func() any {
 		ls := make([]map[string]*modelstest.Event, copies)
 		for k := range ls {
@@ -259,10 +274,10 @@ func TestRetainedMemory(t *testing.T) {
 	}
 	f := memOnceFigures(t)
 	over := f.activeBytes - f.eventBytes
-	t.Logf("per two-leg call (%d calls, %v events per leg): latest events alone %.0f B; active call %.0f B (overhead %.0f B); after destroy %.0f B",
-		f.calls, f.eventsPerLeg, f.eventBytes, f.activeBytes, over, f.endedBytes)
-	t.Logf("load capture at its peak (%.0f active calls): latest events alone %.0f B per call; tracked calls %.0f B (overhead %.0f B)",
-		f.loadCalls, f.loadEventBytes, f.loadBytes, f.loadBytes-f.loadEventBytes)
+	t.Logf("per two-leg call (%d calls, %v events per leg): latest events alone %.0f B; active call %.0f B (overhead %.0f B); compacted %.0f B; after destroy %.0f B",
+		f.calls, f.eventsPerLeg, f.eventBytes, f.activeBytes, over, f.compacted, f.endedBytes)
+	t.Logf("load capture at its peak (%.0f active calls): latest events alone %.0f B per call; tracked calls %.0f B (overhead %.0f B); compacted %.0f B",
+		f.loadCalls, f.loadEventBytes, f.loadBytes, f.loadBytes-f.loadEventBytes, f.loadCompacted)
 	if over > 8*1024 {
 		t.Errorf("sessions keep %.0f B per call beyond their latest events; want about 1-2 KB", over)
 	}
@@ -280,6 +295,8 @@ func BenchmarkRetainedMemory(b *testing.B) {
 		fmt.Printf("bench: models_overhead_per_call %.0f B\n", f.activeBytes-f.eventBytes)
 		fmt.Printf("bench: models_load_bytes_per_call %.0f B\n", f.loadBytes)
 		fmt.Printf("bench: models_load_bytes_per_call_vs_latest_events %.2f x\n", f.loadBytes/f.loadEventBytes)
+		fmt.Printf("bench: models_load_bytes_per_call_compacted %.0f B\n", f.loadCompacted)
+		fmt.Printf("bench: models_compacted_vs_latest_events %.2f x\n", f.loadCompacted/f.loadEventBytes)
 	})
 }
 

@@ -80,7 +80,7 @@ func (s *Session) Update(ev Event) {
 	if ev == nil {
 		return
 	}
-	if old := s.latest; old != nil && old != ev {
+	if old := s.latest; old != ev && (old != nil || len(s.extras.ents) > 0) {
 		s.carry(old, ev)
 	}
 	s.latest = ev
@@ -163,7 +163,8 @@ func (s *Session) Lookup(name string) (string, bool) {
 	return s.extras.lookup(name)
 }
 
-// Latest is the newest event applied.
+// Latest is the newest event applied (nil after Compact, until the next
+// Update).
 func (s *Session) Latest() Event { return s.latest }
 
 // History returns the bounded history, oldest first (a fresh slice).

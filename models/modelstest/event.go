@@ -13,19 +13,17 @@ import (
 	"strings"
 )
 
-// Event is a compact, immutable models.Event: one string holds the decoded
-// text and the headers are slices of it (the layout a real event reader
-// uses, so memory measured with it is realistic).
+// Event is a compact, immutable models.Event laid out like esl.Event: one
+// string holds the decoded names and values, and an index holds two uint32
+// offsets per header (so memory measured with it is realistic).
 type Event struct {
-	buf   string
-	hdrs  []header
+	buf   string   // names and values, then the body
+	idx   []uint32 // name start, value start per header, then the end of the last value
 	body  string
 	name  string
 	uuid  string
 	subcl string
 }
-
-type header struct{ name, value string }
 
 // NewEvent builds an event from name/value pairs:
 // NewEvent("Event-Name", "CHANNEL_ANSWER", "Unique-ID", "u1").
@@ -38,16 +36,13 @@ func NewEvent(kv ...string) *Event {
 		b.WriteString(kv[i])
 		b.WriteString(kv[i+1])
 	}
-	buf := b.String()
-	e := &Event{buf: buf}
+	e := &Event{buf: b.String(), idx: make([]uint32, 0, len(kv)+1)}
 	off := 0
 	for i := 0; i < len(kv); i += 2 {
-		n := buf[off : off+len(kv[i])]
-		off += len(kv[i])
-		v := buf[off : off+len(kv[i+1])]
-		off += len(kv[i+1])
-		e.hdrs = append(e.hdrs, header{n, v})
+		e.idx = append(e.idx, uint32(off), uint32(off+len(kv[i])))
+		off += len(kv[i]) + len(kv[i+1])
 	}
+	e.idx = append(e.idx, uint32(off))
 	e.index()
 	return e
 }
@@ -112,10 +107,11 @@ func ParseEvent(plain []byte) (*Event, error) {
 		b.Write(rest[:clen])
 	}
 	buf := b.String()
-	e := &Event{buf: buf, hdrs: make([]header, len(spans)), body: buf[bodyStart:]}
-	for i, s := range spans {
-		e.hdrs[i] = header{buf[s.n0:s.n1], buf[s.n1:s.v1]}
+	e := &Event{buf: buf, idx: make([]uint32, 0, 2*len(spans)+1), body: buf[bodyStart:]}
+	for _, s := range spans {
+		e.idx = append(e.idx, uint32(s.n0), uint32(s.n1))
 	}
+	e.idx = append(e.idx, uint32(bodyStart))
 	e.index()
 	return e, nil
 }
@@ -137,9 +133,9 @@ func (e *Event) Get(name string) string {
 
 // Lookup is Get that also says whether the header is present.
 func (e *Event) Lookup(name string) (string, bool) {
-	for _, h := range e.hdrs {
-		if h.name == name {
-			return h.value, true
+	for i, n := 0, e.Len(); i < n; i++ {
+		if hn, v := e.Header(i); hn == name {
+			return v, true
 		}
 	}
 	return "", false
@@ -149,15 +145,18 @@ func (e *Event) Lookup(name string) (string, bool) {
 func (e *Event) Body() string { return e.body }
 
 // Len is the number of headers.
-func (e *Event) Len() int { return len(e.hdrs) }
+func (e *Event) Len() int { return len(e.idx) / 2 }
 
 // Header returns header i in order.
-func (e *Event) Header(i int) (name, value string) { return e.hdrs[i].name, e.hdrs[i].value }
+func (e *Event) Header(i int) (name, value string) {
+	n0, v0, v1 := e.idx[2*i], e.idx[2*i+1], e.idx[2*i+2]
+	return e.buf[n0:v0], e.buf[v0:v1]
+}
 
 // Range calls fn for each header in order until fn returns false.
 func (e *Event) Range(fn func(name, value string) bool) {
-	for _, h := range e.hdrs {
-		if !fn(h.name, h.value) {
+	for i, n := 0, e.Len(); i < n; i++ {
+		if !fn(e.Header(i)) {
 			return
 		}
 	}
@@ -166,7 +165,7 @@ func (e *Event) Range(fn func(name, value string) bool) {
 // Size is the number of bytes e holds (text, header table, struct), for
 // memory accounting in tests.
 func (e *Event) Size() int {
-	return len(e.buf) + cap(e.hdrs)*32 + 96
+	return len(e.buf) + cap(e.idx)*4 + 120
 }
 
 // TranscriptEvents returns the raw text/event-plain bodies found in a
