@@ -24,6 +24,17 @@ function setup(ctx)
   timeout = tonumber(a.timeout) or timeout
 end
 
+-- wait_stop waits for the PLAYBACK_STOP of file: the stop of an earlier
+-- (interrupted) prompt may come first. FreeSWITCH reports the full path.
+local function wait_stop(sess, file, timeout)
+  while true do
+    local ev, why = sess:wait("PLAYBACK_STOP", timeout)
+    if not ev then return nil, why end
+    local path = ev["Playback-File-Path"] or ""
+    if path:sub(-#file) == file then return ev end
+  end
+end
+
 function on_park(sess)
   if not sess:is_inbound() then return end
 
@@ -58,7 +69,7 @@ function on_park(sess)
     end
   elseif digit == "2" then
     sess:playback(goodbye)
-    sess:wait("PLAYBACK_STOP", 10)
+    wait_stop(sess, goodbye, 10)
     sess:hangup()
   else
     sess:hangup()

@@ -17,7 +17,7 @@ router:route("^echo$", function(sess) sess:answer(); sess:echo(); return router.
 router:route("^9196$", function(sess) sess:answer(); sess:echo(); return router.STOP end)
 router:route("^tone$", function(sess)
   sess:answer()
-  sess:playback("tone_stream://%(251,0,1004)", {loops = -1})
+  sess:playback("tone_stream://%(251,0,1004)", {params = {loops = -1}})
   return router.STOP
 end)
 router:route("^busy$", function(sess) sess:hangup("USER_BUSY"); return router.STOP end)

@@ -18,6 +18,6 @@ function on_answer(sess)
   else
     -- sendmsg execute, not uuid_broadcast (unreliable on parked channels,
     -- switchio issue #52)
-    sess:playback("tone_stream://%(251,0,1004)", {loops = -1})
+    sess:playback("tone_stream://%(251,0,1004)", {params = {loops = -1}})
   end
 end
