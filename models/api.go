@@ -4,6 +4,14 @@
 // commands and send them through a Sender; models imports nothing of
 // switchlua's own packages (an *esl.Event satisfies Event, an *esl.Conn
 // satisfies Sender).
+//
+// Memory: a Session keeps its newest event and, in one compact block, the
+// values of headers that only older events had (names as ids of a
+// process-wide table); it never keeps a substring of an older event.
+// Session.Compact folds the newest event into that block too, for sessions
+// that have been idle for a while. The wire builders (ExecuteCmd, BridgeArg,
+// PlaybackArg, VarSet, SetVarsArg, Secs) are pure functions. Package
+// modelstest has a fake Sender and a compact test Event.
 package models
 
 // CONTRACT STUB: this file fixes the public surface that bindings and host
@@ -40,13 +48,18 @@ type Sender interface {
 	SendAsync(cmd string, done func(reply string, err error))
 }
 
-// Times are the moments of a session's life, from Event-Date-Timestamp.
-// Zero means "not yet".
+// Times are the moments of a session's life, from Event-Date-Timestamp
+// (microseconds): Create from the first CHANNEL_CREATE or CHANNEL_ORIGINATE,
+// Originate from CHANNEL_ORIGINATE, Answer from CHANNEL_ANSWER, Hangup from
+// CHANNEL_HANGUP (or HANGUP_COMPLETE/DESTROY if that came first), each set
+// once. ReqOriginate is the local clock when CHANNEL_ORIGINATE was applied
+// (switchio's req_originate). Zero means "not yet".
 type Times struct {
 	Create, Answer, ReqOriginate, Originate, Hangup time.Time
 }
 
-// HistoryEntry is one event in a session's bounded history.
+// HistoryEntry is one event in a session's bounded history (see
+// HistoryLimit): its Event-Name and Event-Date-Timestamp.
 type HistoryEntry struct {
 	Name string
 	Time time.Time
@@ -56,6 +69,13 @@ type HistoryEntry struct {
 // seen, a bounded history, times, direction and answered/hungup state, plus
 // the command methods. A Session is owned by one goroutine (its Listener); it
 // is not safe for concurrent use.
+//
+// Each command method builds switchio's wire command and hands it to the
+// Sender; done (which may be nil) is called exactly once with the reply or an
+// error, possibly before the method returns (no Sender, an argument with a
+// newline, an empty SetVars). Methods that send several commands
+// (StartRecord, PlaybackFiles with several files) pipeline them and call done
+// once, after the last reply, with the first error if any.
 type Session struct {
 	UUID  string
 	AppID string // the app that handles it (from the app header at create, else "default")
@@ -64,8 +84,8 @@ type Session struct {
 	Job   *Job // the bgapi job that originated it, if we did
 	Times Times
 
-	Answered bool
-	Hungup   bool
+	Answered bool   // a CHANNEL_ANSWER was applied
+	Hungup   bool   // a CHANNEL_HANGUP, HANGUP_COMPLETE or DESTROY was applied
 	Cause    string // Hangup-Cause once hung up
 
 	// Ext is for the binding layer (e.g. its Lua-side state); models never touches it.
@@ -79,7 +99,8 @@ type Session struct {
 	dir    direction
 }
 
-// Call groups the sessions (legs) that share a tracking key.
+// Call groups the sessions (legs) that share a tracking key. Like a Session
+// it is owned by one goroutine.
 type Call struct {
 	UUID     string // the tracking key
 	Sessions []*Session
@@ -89,7 +110,9 @@ type Call struct {
 	first, last *Session // kept after Remove, as switchio's first/last
 }
 
-// Job is a bgapi job: launched, then completed by its BACKGROUND_JOB.
+// Job is a bgapi job: launched, then completed by its BACKGROUND_JOB (or
+// failed). Its methods are safe for concurrent use; the exported fields are
+// set at NewJob and not changed after.
 type Job struct {
 	UUID     string // Job-UUID
 	SessUUID string // origination_uuid of the session it creates, if any
@@ -118,22 +141,22 @@ type BridgeOptions struct {
 type PlaybackOptions struct {
 	StartSample int               // @@sample
 	Endless     bool              // endless_playback
-	Leg         string            // unused for sendmsg; kept for broadcast fallbacks
+	Leg         string            // unused: sendmsg plays on the session itself (use Broadcast for bleg/both)
 	Params      map[string]string // {k=v}
-	Loops       int
-	AppUUID     string // Event-UUID: matches Application-UUID of CHANNEL_EXECUTE(_COMPLETE)
+	Loops       int               // sendmsg loops (0 means 1, -1 forever)
+	AppUUID     string            // Event-UUID: matches Application-UUID of CHANNEL_EXECUTE(_COMPLETE)
 }
 
 // RecordOptions are the arguments of Session.StartRecord.
 type RecordOptions struct {
-	RxOnly     bool
-	Stereo     bool
-	SampleRate int // default 16000
+	RxOnly     bool // RECORD_READ_ONLY=true: record what the channel receives
+	Stereo     bool // RECORD_STEREO=true (ignored with RxOnly, as switchio)
+	SampleRate int  // record_sample_rate, default 16000
 }
 
 // ExecuteOptions are extra sendmsg headers for Session.ExecuteWith.
 type ExecuteOptions struct {
-	Loops   int
+	Loops   int    // 0 means 1, -1 forever
 	AppUUID string // Event-UUID
-	Lock    bool   // event-lock
+	Lock    bool   // event-lock: true
 }

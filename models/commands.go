@@ -23,6 +23,13 @@ var ErrNoSender = errors.New("models: session has no sender")
 // ErrNoSession is passed to done by Call.Hangup on an empty call.
 var ErrNoSession = errors.New("models: call has no session")
 
+// ErrNewline is passed to done, and nothing is sent, when an argument that
+// must stay on one line (any api argument, a sendmsg app name or
+// Event-UUID) contains a CR or LF: it would end the ESL command early and
+// smuggle another one in. A sendmsg execute-app-arg with a newline is sent
+// in the body instead.
+var ErrNewline = errors.New("models: newline in a command argument")
+
 // Undef is FreeSWITCH's uuid_getvar reply for an unset variable.
 const Undef = "_undef_"
 
@@ -42,8 +49,10 @@ func APICmd(cmd string) string { return "api " + cmd }
 //	[event-lock: true]
 //
 // as switchio writes it. An empty arg omits the execute-app-arg line; loops
-// below 1 is 1. An arg longer than MaxHeaderArg goes in the body instead
-// (content-type: text/plain, Content-Length, a blank line, the arg).
+// 0 is 1 (-1 loops forever). An arg longer than MaxHeaderArg, or with a
+// newline, goes in the body instead (content-type: text/plain,
+// Content-Length, a blank line, the arg). uuid, app and o.AppUUID must not
+// contain newlines (Session methods check).
 func ExecuteCmd(uuid, app, arg string, o ExecuteOptions) string {
 	loops := o.Loops
 	if loops == 0 {
@@ -55,7 +64,7 @@ func ExecuteCmd(uuid, app, arg string, o ExecuteOptions) string {
 	b.WriteString(uuid)
 	b.WriteString("\ncall-command: execute\nexecute-app-name: ")
 	b.WriteString(app)
-	body := len(arg) > MaxHeaderArg
+	body := len(arg) > MaxHeaderArg || strings.ContainsAny(arg, "\r\n")
 	if arg != "" && !body {
 		b.WriteString("\nexecute-app-arg: ")
 		b.WriteString(arg)
@@ -175,6 +184,10 @@ func (s *Session) send(cmd string, done Done) {
 	if done == nil {
 		done = func(string, error) {}
 	}
+	if bad(cmd) {
+		done("", ErrNewline)
+		return
+	}
 	if s.snd == nil {
 		done("", ErrNoSender)
 		return
@@ -188,6 +201,24 @@ func (s *Session) apiCmd(name string, done Done, args ...string) {
 		cmd += " " + strings.Join(args, " ")
 	}
 	s.send(APICmd(cmd), done)
+}
+
+// bad reports a command that would not stay one ESL command: an api command
+// with a newline. (sendmsg commands are checked piece by piece in exec.)
+func bad(cmd string) bool {
+	return strings.HasPrefix(cmd, "api ") && strings.ContainsAny(cmd, "\r\n")
+}
+
+// exec sends a sendmsg execute, refusing an app name or Event-UUID with a
+// newline.
+func (s *Session) exec(app, arg string, o ExecuteOptions, done Done) {
+	if strings.ContainsAny(app, "\r\n") || strings.ContainsAny(o.AppUUID, "\r\n") {
+		if done != nil {
+			done("", ErrNewline)
+		}
+		return
+	}
+	s.send(ExecuteCmd(s.UUID, app, arg, o), done)
 }
 
 // sendAll sends cmds in order (they are pipelined) and calls done once, after
@@ -266,12 +297,18 @@ func (s *Session) PlaybackFiles(paths []string, o PlaybackOptions, done Done) {
 	if o.Endless {
 		app = "endless_playback"
 	}
-	exec := ExecuteCmd(s.UUID, app, PlaybackArg(paths, o), ExecuteOptions{Loops: o.Loops, AppUUID: o.AppUUID})
+	eo := ExecuteOptions{Loops: o.Loops, AppUUID: o.AppUUID}
 	if len(paths) > 1 {
-		s.sendAll([]string{s.setCmd("playback_delimiter", PlaybackDelimiter), exec}, done)
+		if strings.ContainsAny(o.AppUUID, "\r\n") {
+			if done != nil {
+				done("", ErrNewline)
+			}
+			return
+		}
+		s.sendAll([]string{s.setCmd("playback_delimiter", PlaybackDelimiter), ExecuteCmd(s.UUID, app, PlaybackArg(paths, o), eo)}, done)
 		return
 	}
-	s.send(exec, done)
+	s.exec(app, PlaybackArg(paths, o), eo, done)
 }
 
 // Broadcast runs api uuid_broadcast <uuid> <path> [<leg>] (leg aleg, bleg or
@@ -287,12 +324,12 @@ func (s *Session) Broadcast(path, leg string, done Done) {
 
 // Execute runs dialplan app with arg on the channel (sendmsg execute, one loop).
 func (s *Session) Execute(app, arg string, done Done) {
-	s.send(ExecuteCmd(s.UUID, app, arg, ExecuteOptions{}), done)
+	s.exec(app, arg, ExecuteOptions{}, done)
 }
 
 // ExecuteWith is Execute with loops, Event-UUID and event-lock.
 func (s *Session) ExecuteWith(app, arg string, o ExecuteOptions, done Done) {
-	s.send(ExecuteCmd(s.UUID, app, arg, o), done)
+	s.exec(app, arg, o, done)
 }
 
 func (s *Session) setCmd(name, value string) string {

@@ -252,3 +252,46 @@ func TestBuilders(t *testing.T) {
 		}
 	}
 }
+
+// A newline in an argument must never split one ESL command into two.
+func TestNewlinesCannotInjectCommands(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		do      func(s *models.Session, done models.Done)
+		wantErr bool
+		want    string
+	}{
+		{"api arg", func(s *models.Session, d models.Done) { s.Hangup("NORMAL_CLEARING\n\napi hupall", d) }, true, ""},
+		{"api arg CR", func(s *models.Session, d models.Done) { s.SendDTMF("1\r", "", d) }, true, ""},
+		{"setvars value", func(s *models.Session, d models.Done) { s.SetVars(map[string]string{"a": "1\n"}, d) }, true, ""},
+		{"app name", func(s *models.Session, d models.Done) { s.Execute("playback\nloops: 9", "x", d) }, true, ""},
+		{"event uuid", func(s *models.Session, d models.Done) {
+			s.ExecuteWith("playback", "x", models.ExecuteOptions{AppUUID: "a\nb: c"}, d)
+		}, true, ""},
+		{"playback files event uuid", func(s *models.Session, d models.Done) {
+			s.PlaybackFiles([]string{"a", "b"}, models.PlaybackOptions{AppUUID: "a\n"}, d)
+		}, true, ""},
+		{"sendmsg arg goes to the body", func(s *models.Session, d models.Done) { s.SetVar("x", "a\nb", d) }, false,
+			"sendmsg " + U + "\ncall-command: execute\nexecute-app-name: set\nloops: 1\ncontent-type: text/plain\nContent-Length: 5\n\nx=a\nb"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &modelstest.Sender{}
+			s := newSess(t, f)
+			var err error
+			called := 0
+			tc.do(s, func(_ string, e error) { called++; err = e })
+			if called != 1 {
+				t.Fatalf("done called %d times", called)
+			}
+			if tc.wantErr {
+				if !errors.Is(err, models.ErrNewline) || len(f.Sent()) != 0 {
+					t.Errorf("err %v, sent %q", err, f.Sent())
+				}
+				return
+			}
+			if err != nil || f.Last() != tc.want {
+				t.Errorf("err %v, sent %q", err, f.Last())
+			}
+		})
+	}
+}
