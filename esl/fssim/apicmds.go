@@ -670,23 +670,23 @@ func (l *leg) showRow(s *Sim) string {
 	for _, r := range l.stack {
 		app, appData = r.a.name, r.a.arg
 	}
-	dir := "inbound"
-	dialplan, initDialplan := "XML", "XML"
-	ip := p.networkAddr
+	dir, ip, initIP := "inbound", p.networkAddr, p.networkAddr
 	calleeDir, callUUID := "", ""
-	initCidName := p.origCidName
 	if l.out {
-		dir, dialplan, initDialplan, ip = "outbound", "", "", ""
+		dir, ip, initIP = "outbound", "", ""
 		calleeDir, callUUID = "RECV", l.uuid
 	}
 	codec := ",,,,,"
-	if l.media {
+	switch {
+	case l.media && l.codec != "":
+		codec = "L16,8000,128000,L16,8000,128000"
+	case l.media:
 		codec = "PCMU,8000,64000,PCMU,8000,64000"
 	}
 	cols := []string{l.uuid, dir, created.Format("2006-01-02 15:04:05"), strconv.FormatInt(created.Unix(), 10),
-		l.name, stateNames[l.runState], p.cidName, p.cidNum, ip, p.dest, app, appData, dialplan, p.context,
+		l.name, stateNames[l.runState], p.cidName, p.cidNum, ip, p.dest, app, appData, p.dialplan, p.context,
 		codec, "", s.cfg.Hostname, l.presenceID, "", "", callStateNames[l.callState], p.calleeName,
-		p.calleeNum, calleeDir, callUUID, "", "", initCidName, p.origNum, p.networkAddr, p.dest, initDialplan,
+		p.calleeNum, calleeDir, callUUID, "", "", p.origCidName, p.origNum, initIP, p.dest, p.dialplan,
 		p.context}
 	return strings.Join(cols, ",")
 }

@@ -611,10 +611,7 @@ func (c *call) outboundAnswered() {
 // outbound leg (switch_ivr_originate's caller extension): the caller id is
 // flipped and the leg enters CS_EXECUTE.
 func (o *leg) startApplication() {
-	c := o.call
-	if !c.loopback {
-		o.apply(c, outExecuteVars)
-	}
+	o.apply(o.call, outExecuteVars)
 	p := &o.prof
 	p.cidName, p.cidNum, p.calleeName, p.calleeNum = p.calleeName, p.calleeNum, p.cidName, p.cidNum
 	o.hitDialplan = true

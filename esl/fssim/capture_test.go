@@ -191,15 +191,9 @@ func TestSelfcallMediaMatchesCapture(t *testing.T) {
 	c.waitEvent("outbound destroy", evIs("CHANNEL_DESTROY", outUUID))
 
 	c.mu.Lock()
-	got := append([]*rawFrame(nil), c.events...)
-	if dump := os.Getenv("FSSIM_DUMP"); dump != "" {
-		var b []byte
-		for _, f := range c.all {
-			b = append(b, f.raw...)
-		}
-		_ = os.WriteFile(dump, b, 0o644)
-	}
+	got := append([]*rawFrame(nil), c.evlog...)
 	c.mu.Unlock()
+	c.dump(t.Name())
 	legEvents := func(evs []*rawFrame, uuid string) []string {
 		var out []string
 		for _, e := range evs {

@@ -129,6 +129,7 @@ func (c *call) answerLoopback(b *leg) {
 	b.prof.answered, b.answered = now, true
 	s.fireLeg(evChannelAnswer, siteAnswer, b)
 	b.setCallState(ccsActive)
+	b.setVar("endpoint_disposition", "ANSWER")
 	s.stats.callsAnswered++
 	if a.down {
 		return

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,7 +94,8 @@ type rawClient struct {
 
 	mu      sync.Mutex
 	cond    *sync.Cond
-	events  []*rawFrame
+	events  []*rawFrame // not yet taken
+	evlog   []*rawFrame // every event
 	replies []*rawFrame
 	all     []*rawFrame
 	err     error
@@ -125,6 +128,7 @@ func (c *rawClient) readLoop() {
 		c.all = append(c.all, f)
 		if f.ctype == "text/event-plain" {
 			c.events = append(c.events, f)
+			c.evlog = append(c.evlog, f)
 		} else {
 			c.replies = append(c.replies, f)
 		}
@@ -247,7 +251,7 @@ func (c *rawClient) eventsOf(uuid string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var out []string
-	for _, e := range c.events {
+	for _, e := range c.evlog {
 		if e.ev("Unique-ID") == uuid {
 			out = append(out, e.name())
 		}
@@ -296,4 +300,19 @@ func fmtEvents(evs []*rawFrame) string {
 		fmt.Fprintf(&b, "%s %s %s\n", e.name(), e.ev("Unique-ID"), e.ev("Application"))
 	}
 	return b.String()
+}
+
+// dump writes everything received to $FSSIM_DUMP/<name>.raw (debugging aid).
+func (c *rawClient) dump(name string) {
+	dir := os.Getenv("FSSIM_DUMP")
+	if dir == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var b []byte
+	for _, f := range c.all {
+		b = append(b, f.raw...)
+	}
+	_ = os.WriteFile(filepath.Join(dir, name+".raw"), b, 0o644)
 }
