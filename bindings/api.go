@@ -1,8 +1,108 @@
 // Package bindings is the Lua side of switchlua: one Runtime (one Lua state)
-// per Listener, the sandbox, Session/Call/Job exposed to Lua with gopher-luar,
-// callbacks run as coroutines (sess:wait, sleep, commands that yield until
-// FreeSWITCH replies) and the `switchlua` module (log, shared store).
+// per Listener, the sandbox, Session/Call/Job exposed to Lua, callbacks run as
+// coroutines (sess:wait, sleep, commands that yield until FreeSWITCH replies)
+// and the `switchlua` module (log, shared store, router).
 // bindings imports models, never host: the Listener hands it a Host.
+//
+// # The Lua app contract
+//
+// An app is one or more scripts loaded under an app id (Runtime.Load). Each
+// script runs in its own environment table whose misses fall back to the
+// sandboxed globals, so several scripts of one app can each define on_park;
+// their callbacks run in load order. Callbacks are globals named after the
+// event they handle:
+//
+//	on_create            CHANNEL_CREATE          on_dtmf(sess, digit, ev)  DTMF
+//	on_originate         CHANNEL_ORIGINATE       on_playback_start         PLAYBACK_START
+//	on_park              CHANNEL_PARK            on_playback_stop          PLAYBACK_STOP
+//	on_answer            CHANNEL_ANSWER          on_record_start           RECORD_START
+//	on_bridge            CHANNEL_BRIDGE          on_record_stop            RECORD_STOP
+//	on_unbridge          CHANNEL_UNBRIDGE        on_callstate              CHANNEL_CALLSTATE
+//	on_hangup            CHANNEL_HANGUP          on_execute_complete       CHANNEL_EXECUTE_COMPLETE
+//	on_destroy           CHANNEL_DESTROY         on_job(sess, job)         BACKGROUND_JOB (DispatchJob)
+//
+// and get (sess, ev). on("EVENT_NAME", fn) and on("module::subclass", fn)
+// (CUSTOM events; on("CUSTOM", fn) gets them all) register handlers for any
+// other event; handlers of events without a tracked session get sess == nil.
+// setup(ctx) runs after a load (ctx.args, ctx.node, ctx.app, ctx.generation,
+// ctx.api(cmd)), teardown(ctx) before an unload or a replacement.
+//
+// Every callback runs as a coroutine taken from a small pool of reusable
+// trampolines, so it may wait: sess:wait(name | {names}, timeout) returns the
+// event, or nil, "timeout", or nil, "hangup" (the session hung up while
+// waiting for something else; a wait started after the hangup returns at
+// once unless it waits for CHANNEL_HANGUP_COMPLETE or CHANNEL_DESTROY).
+// Waiters run before the callbacks of the same event. A wait right after a
+// command also sees the events of that session that arrived while the
+// command was in flight (FreeSWITCH may send CHANNEL_ANSWER before the +OK of
+// uuid_answer). sleep(s) yields for s seconds (sleep(0): until the events
+// already queued have run). Every session command yields until FreeSWITCH
+// replies and returns true (getvar: the value, or nil if unset), or nil and
+// FreeSWITCH's reply text ("-ERR No such channel!"). A callback cannot wait
+// at the top level of a script, inside pcall/xpcall or another function
+// called from Go, or inside a coroutine it created: it gets a clear error.
+//
+// The session object: sess.uuid, sess["Header-Name"] and sess:get(h) (the
+// latest value seen, nil if never), sess:is_inbound(), sess:is_outbound(),
+// sess.answered, sess.hungup, sess.cause, sess.app, sess.node, sess.gone,
+// sess.vars (a plain table for app state), sess.call (uuid, first, last,
+// sessions, len, vars (shared with Go, e.g. call.vars.noautohangup = true),
+// peer(sess), hangup(cause)), sess.job, sess.times (create, answer,
+// req_originate, originate, hangup: float seconds since the epoch, nil if not
+// yet), sess:uptime(), sess:history(). Commands (switchio's names and wire
+// commands, see models.Session): answer, hangup(cause), park,
+// bridge{dest_url, profile, gateway, proxy, params} (or bridge(dest_url)),
+// playback(path | {paths}, {start_sample, endless, params, loops, app_uuid}),
+// broadcast(path, leg), execute(app, arg, {loops, app_uuid, lock}),
+// start_record(path, {rx_only, stereo, sample_rate}), stop_record(path,
+// delay), record(action, path), echo, mute(direction, level),
+// unmute(direction), send_dtmf(digits, duration_ms),
+// sched_dtmf(delay, digits, duration_ms), sched_hangup(delay, cause),
+// clear_tasks, breakmedia, bypass_media(on), respond(code), deflect(uri),
+// setvar(k, v), setvars{k = v}, unsetvar(k), getvar(k). The event object:
+// ev.name, ev.subclass, ev.uuid, ev.body, ev["Header-Name"], ev:get(h),
+// ev:headers(). The job object (gopher-luar): job.uuid, job.sess_uuid,
+// job.command, job:ready(), job:successful(), job:result(), job:cause(),
+// job:launch_time().
+//
+// Globals besides the sandboxed standard library: log.debug/info/warn/error
+// (slog, with the app, the session uuid and script:line; print is
+// log.info), sleep, on, require, and switchlua: switchlua.shared (get, set,
+// incr, delete: a Go store all Runtimes share; strings, numbers and
+// booleans), switchlua.api(cmd), switchlua.log, switchlua.node and
+// switchlua.router (switchio's Router; see lua/router.lua).
+//
+// # Errors and limits
+//
+// An error in a callback is logged with script:line, the app and the session
+// uuid, counted (Stats, Options.OnCallback) and stops nothing else. A
+// callback that runs longer than Options.CPUBudget (default 100 ms) without
+// yielding is stopped with an error that says so (errors.Is ErrCPUBudget):
+// gopher-lua checks the Runtime's context at every instruction and a
+// watchdog goroutine cancels it.
+//
+// # Sandbox
+//
+// By default scripts get base (without dofile, loadfile, collectgarbage,
+// getfenv, setfenv), table, string, math, coroutine and os.time, os.clock,
+// os.date and os.difftime. load and loadstring compile text only and run in
+// the calling script's environment. require loads "switchlua",
+// "switchlua.router", or what Options.Module resolves (the scripts' own
+// folders); modules are cached per app generation. Options.Unsafe opens the
+// full standard library.
+//
+// # Hot reload and app state
+//
+// Load of an app id that is already loaded runs the new scripts in fresh
+// environments. If one raises at the top level, the old generation stays and
+// Load returns the error (script:line). Otherwise teardown() of the old
+// generation runs, then setup(ctx) of the new one. A global table named
+// `state` survives reloads: each script starts with `state` set to the app's
+// state table (empty on the first load), so initialise fields with
+// `state.n = state.n or 0`; a script that assigns a new table to `state`
+// hands that one on. Everything else (globals, locals, modules) is fresh.
+// Coroutines already waiting finish on the code they started with; new
+// events run the new code.
 package bindings
 
 // CONTRACT STUB: this file fixes the surface host codes against. Bodies are

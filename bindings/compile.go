@@ -54,6 +54,7 @@ type Lint struct {
 	Suggest string // the nearest known callback, e.g. "on_answer"
 }
 
+// String formats the finding as "path:line: message".
 func (l Lint) String() string {
 	return fmt.Sprintf("%s:%d: %s is not a known callback (did you mean %s?)", l.Path, l.Line, l.Name, l.Suggest)
 }

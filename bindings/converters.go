@@ -68,9 +68,9 @@ func normalizeParams(L *lua.LState, t *lua.LTable) *lua.LTable {
 	if !needs {
 		return t
 	}
-	np := L.NewTable()
+	np := L.CreateTable(0, 4)
 	p.ForEach(func(k, v lua.LValue) { np.RawSet(k, lua.LString(v.String())) })
-	cp := L.NewTable()
+	cp := L.CreateTable(0, 8)
 	t.ForEach(func(k, v lua.LValue) { cp.RawSet(k, v) })
 	cp.RawSetString("params", np)
 	return cp

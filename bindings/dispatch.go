@@ -12,13 +12,7 @@ func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
 		return
 	}
 	key := eventKey(ev)
-	var evv lua.LValue // made on first use
-	evValue := func() lua.LValue {
-		if evv == nil {
-			evv = r.eventValue(ev)
-		}
-		return evv
-	}
+	lz := lazyEvent{r: r, ev: ev}
 
 	var so *sessObj
 	if s != nil {
@@ -35,7 +29,7 @@ func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
 		// Waiters first, in the order they started waiting. A waiter
 		// that waits again is not matched by this same event.
 		if len(so.waiters) > 0 {
-			r.wakeWaiters(so, key, evValue)
+			r.wakeWaiters(so, key, &lz)
 		}
 	}
 
@@ -43,7 +37,7 @@ func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
 		// No tracked session: the on() handlers of every app.
 		for _, id := range r.order {
 			a := r.apps[id]
-			r.runHandlers(a, nil, key, "", nil, evValue)
+			r.runHandlers(a, nil, key, "", nil, &lz)
 		}
 		return
 	}
@@ -59,7 +53,21 @@ func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
 	if cb == "on_dtmf" {
 		extra = lua.LString(ev.Get("DTMF-Digit"))
 	}
-	r.runHandlers(a, s, key, cb, extra, evValue)
+	r.runHandlers(a, s, key, cb, extra, &lz)
+}
+
+// lazyEvent makes the Lua value of an event on first use.
+type lazyEvent struct {
+	r  *Runtime
+	ev models.Event
+	v  lua.LValue
+}
+
+func (l *lazyEvent) value() lua.LValue {
+	if l.v == nil {
+		l.v = l.r.eventValue(l.ev)
+	}
+	return l.v
 }
 
 // maxRecent bounds the events a coroutine remembers during one command.
@@ -67,7 +75,7 @@ const maxRecent = 16
 
 // wakeWaiters resumes the waiters of so that this event satisfies, and
 // those a hangup cuts short.
-func (r *Runtime) wakeWaiters(so *sessObj, key string, evValue func() lua.LValue) {
+func (r *Runtime) wakeWaiters(so *sessObj, key string, lz *lazyEvent) {
 	hungup := so.s != nil && so.s.Hungup
 	var wake []*coro
 	for _, co := range so.waiters {
@@ -77,7 +85,7 @@ func (r *Runtime) wakeWaiters(so *sessObj, key string, evValue func() lua.LValue
 	}
 	for _, co := range wake {
 		if matches(co.waitNames, key) {
-			r.wake(co, co.seq, waitEvent, evValue())
+			r.wake(co, co.seq, waitEvent, lz.value())
 		} else {
 			r.wake(co, co.seq, waitEvent, lua.LNil, lua.LString("hangup"))
 		}
@@ -86,24 +94,20 @@ func (r *Runtime) wakeWaiters(so *sessObj, key string, evValue func() lua.LValue
 
 // runHandlers starts, in load order, each script's on_* callback for the
 // event and its on(key) handlers (for CUSTOM events also on("CUSTOM")).
-func (r *Runtime) runHandlers(a *app, s *models.Session, key, cb string, extra lua.LValue, evValue func() lua.LValue) {
+func (r *Runtime) runHandlers(a *app, s *models.Session, key, cb string, extra lua.LValue, lz *lazyEvent) {
 	var sv lua.LValue = lua.LNil
 	var so *sessObj
-	sessValue := func() lua.LValue {
-		if so == nil && s != nil {
-			so = r.sessObj(s)
-			sv = so.ud
-		}
-		return sv
-	}
 	for _, sc := range a.scripts {
 		if cb != "" {
 			if fn, ok := sc.env.RawGetString(cb).(*lua.LFunction); ok {
-				v := sessValue()
+				if so == nil && s != nil {
+					so = r.sessObj(s)
+					sv = so.ud
+				}
 				if extra != nil {
-					r.start(a, so, cb, fn, v, extra, evValue())
+					r.start(a, so, cb, fn, sv, extra, lz.value())
 				} else {
-					r.start(a, so, cb, fn, v, evValue(), lua.LNil)
+					r.start(a, so, cb, fn, sv, lz.value(), lua.LNil)
 				}
 			}
 		}
@@ -111,11 +115,19 @@ func (r *Runtime) runHandlers(a *app, s *models.Session, key, cb string, extra l
 			continue
 		}
 		for _, fn := range sc.on[key] {
-			r.start(a, so, "on("+key+")", fn, sessValue(), evValue(), lua.LNil)
+			if so == nil && s != nil {
+				so = r.sessObj(s)
+				sv = so.ud
+			}
+			r.start(a, so, "on("+key+")", fn, sv, lz.value(), lua.LNil)
 		}
 		if isSubclass(key) {
 			for _, fn := range sc.on["CUSTOM"] {
-				r.start(a, so, "on(CUSTOM)", fn, sessValue(), evValue(), lua.LNil)
+				if so == nil && s != nil {
+					so = r.sessObj(s)
+					sv = so.ud
+				}
+				r.start(a, so, "on(CUSTOM)", fn, sv, lz.value(), lua.LNil)
 			}
 		}
 	}

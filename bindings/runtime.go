@@ -22,8 +22,8 @@ const DefaultCPUBudget = 100 * time.Millisecond
 // ~112 KB of gopher-lua's defaults.
 const (
 	callStackSize    = 200        // frames, grown on demand (MinimizeStackMemory)
-	registrySize     = 64         // initial value-stack slots per thread
-	registryGrowStep = 64         // slots added when it grows
+	registrySize     = 128        // initial value-stack slots per thread (gopher-lua's minimum)
+	registryGrowStep = 128        // slots added when it grows
 	registryMaxSize  = 256 * 1024 // slots (the value stack never shrinks)
 	poolSize         = 8          // idle trampolines kept
 )
@@ -309,12 +309,16 @@ func (w *watchdog) stop() { w.once.Do(func() { close(w.quit) }) }
 // budgetError is the error of a run stopped by the watchdog.
 type budgetError struct{ msg string }
 
-func (e *budgetError) Error() string        { return e.msg }
+// Error is the Lua error text with script:line and the budget.
+func (e *budgetError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrCPUBudget) true.
 func (e *budgetError) Is(target error) bool { return target == ErrCPUBudget }
 
 // scriptError is a Lua error from a script; its text starts with script:line.
 type scriptError struct{ msg string }
 
+// Error is the Lua error text, starting with script:line.
 func (e *scriptError) Error() string { return e.msg }
 
 // armed runs fn with the CPU budget armed on th (the main state or a thread).

@@ -564,3 +564,31 @@ func TestLogModule(t *testing.T) {
 		}
 	}
 }
+
+func TestDeepStackInCoroutine(t *testing.T) {
+	// Coroutines start with a small value stack and grow it on demand.
+	e := newEnv(t, Options{})
+	e.mustLoad("default", "deep.lua", `
+		local function f(n, a, b, c, d, e)
+		  if n == 0 then
+		    sleep(0)
+		    return 0
+		  end
+		  local x, y, z = n, n * 2, n * 3
+		  return 1 + f(n - 1, x, y, z, a, b)
+		end
+		function on_park(sess) rec(f(150)) end
+		function on_answer(sess) local function g(n) return 1 + g(n + 1) end g(1) end`)
+	s := e.session("u1", "", "inbound")
+	e.send(s, "CHANNEL_PARK")
+	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 1 })
+	if got := e.recorded(); got != "150" {
+		t.Fatalf("got %q", got)
+	}
+	e.send(s, "CHANNEL_ANSWER") // unbounded recursion: an error, not a crash
+	if st := e.rt.Stats(); st.Errors != 1 || !strings.Contains(e.logs.String(), "stack overflow") {
+		t.Fatalf("stats %+v\n%s", st, e.logs)
+	}
+	e.send(s, "CHANNEL_PARK")
+	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 2 })
+}

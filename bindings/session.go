@@ -109,7 +109,7 @@ func (r *Runtime) initObjects() {
 		},
 		"headers": func(L *lua.LState) int {
 			ev := checkEvent(L)
-			t := L.NewTable()
+			t := L.CreateTable(0, 64)
 			ev.Range(func(n, v string) bool {
 				t.RawSetString(strings.Clone(n), lua.LString(strings.Clone(v)))
 				return true
@@ -172,7 +172,7 @@ func (r *Runtime) sessIndex(L *lua.LState) int {
 		return 1
 	case "vars":
 		if so.vars == nil {
-			so.vars = L.NewTable()
+			so.vars = L.CreateTable(0, 4)
 		}
 		L.Push(so.vars)
 		return 1
@@ -288,7 +288,7 @@ func (r *Runtime) sessionMethods() map[string]lua.LGFunction {
 		},
 		"history": func(L *lua.LState) int {
 			so := checkSess(L)
-			t := L.NewTable()
+			t := L.CreateTable(32, 0)
 			if so.s != nil {
 				for _, h := range so.s.History() {
 					e := L.CreateTable(0, 2)
