@@ -14,17 +14,19 @@ import (
 // and safe to share between goroutines.
 //
 // An Event is stored compactly: one string holds every decoded header name and
-// value, then the body, then a small index (two uint32 offsets per header).
-// Parsing an event costs two allocations (this struct and that string) and the
-// event retains about the size of its wire text. Strings returned by Get,
-// Header, Range, Body, Name and UUID are substrings of that one string: a
-// caller that keeps one of them long after dropping the event pins the whole
-// event, so it should strings.Clone values it keeps for long.
+// value, then the body, then a small index (the end offset of every name and
+// value: 2 bytes each when the text is under 64 KiB, else 4). Parsing an event
+// costs two allocations (this struct and that string) and the event retains
+// about the size of its wire text. Strings returned by Get, Header, Range,
+// Body, Name and UUID are substrings of that one string: a caller that keeps
+// one of them long after dropping the event pins the whole event, so it should
+// strings.Clone values it keeps for long.
 type Event struct {
 	s    string // names and values, then the body, then the index
 	nh   int32  // number of headers
 	ix   int32  // offset of the index in s (= end of the body)
 	body int32  // offset of the body in s
+	wide bool   // index entries are uint32 (else uint16)
 
 	nameI, uuidI, subI int32 // header numbers of Event-Name, Unique-ID, Event-Subclass; -1 if absent
 }
@@ -35,10 +37,24 @@ func le32(s string, i int) int {
 	return int(uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24)
 }
 
+// le16 reads a little-endian uint16 at s[i:].
+func le16(s string, i int) int {
+	_ = s[i+1]
+	return int(uint16(s[i]) | uint16(s[i+1])<<8)
+}
+
+// off returns index entry k: the end of name k/2 (even k) or of value k/2
+// (odd k).
+func (e *Event) off(k int) int {
+	if e.wide {
+		return le32(e.s, int(e.ix)+4*k)
+	}
+	return le16(e.s, int(e.ix)+2*k)
+}
+
 // value returns the value of header i (which must be valid).
 func (e *Event) value(i int32) string {
-	p := int(e.ix) + 8*int(i)
-	return e.s[le32(e.s, p):le32(e.s, p+4)]
+	return e.s[e.off(2*int(i)):e.off(2*int(i)+1)]
 }
 
 // Name is the Event-Name header.
@@ -76,6 +92,16 @@ func (e *Event) Get(name string) string {
 func (e *Event) Lookup(name string) (string, bool) {
 	s := e.s
 	start := 0
+	if !e.wide {
+		for p, end := int(e.ix), int(e.ix)+4*int(e.nh); p < end; p += 4 {
+			ne := le16(s, p)
+			if ne-start == len(name) && s[start:ne] == name {
+				return s[ne:le16(s, p+2)], true
+			}
+			start = le16(s, p+2)
+		}
+		return "", false
+	}
 	for p, end := int(e.ix), int(e.ix)+8*int(e.nh); p < end; p += 8 {
 		ne := le32(s, p)
 		if ne-start == len(name) && s[start:ne] == name {
@@ -97,22 +123,20 @@ func (e *Event) Header(i int) (name, value string) {
 	if i < 0 || i >= int(e.nh) {
 		panic(fmt.Sprintf("esl: Event.Header(%d) out of range [0,%d)", i, e.nh))
 	}
-	p := int(e.ix) + 8*i
 	start := 0
 	if i > 0 {
-		start = le32(e.s, p-4)
+		start = e.off(2*i - 1)
 	}
-	ne := le32(e.s, p)
-	return e.s[start:ne], e.s[ne:le32(e.s, p+4)]
+	ne := e.off(2 * i)
+	return e.s[start:ne], e.s[ne:e.off(2*i+1)]
 }
 
 // Range calls fn for each header in wire order until fn returns false.
 func (e *Event) Range(fn func(name, value string) bool) {
-	s := e.s
 	start := 0
-	for p, end := int(e.ix), int(e.ix)+8*int(e.nh); p < end; p += 8 {
-		ne, ve := le32(s, p), le32(s, p+4)
-		if !fn(s[start:ne], s[ne:ve]) {
+	for k, end := 0, 2*int(e.nh); k < end; k += 2 {
+		ne, ve := e.off(k), e.off(k+1)
+		if !fn(e.s[start:ne], e.s[ne:ve]) {
 			return
 		}
 		start = ve
@@ -194,14 +218,22 @@ func (b *eventBuilder) finish(body []byte) *Event {
 	bodyOff := len(b.text)
 	b.text = append(b.text, body...)
 	ix := len(b.text)
-	for _, v := range b.idx {
-		b.text = append(b.text, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+	wide := ix > 0xffff
+	if wide {
+		for _, v := range b.idx {
+			b.text = append(b.text, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+		}
+	} else {
+		for _, v := range b.idx {
+			b.text = append(b.text, byte(v), byte(v>>8))
+		}
 	}
 	e := &Event{
 		s:     string(b.text),
 		nh:    int32(len(b.idx) / 2),
 		ix:    int32(ix),
 		body:  int32(bodyOff),
+		wide:  wide,
 		nameI: -1, uuidI: -1, subI: -1,
 	}
 	start := uint32(0)

@@ -49,7 +49,8 @@ type Frame struct {
 	// ContentType is the Content-Type header ("" if none). Known types are
 	// the Type* constants (no allocation).
 	ContentType string
-	// Header is the raw outer header block, lines without the blank line.
+	// Header is the raw outer header block: its lines, without the newline
+	// of the last one and without the blank line.
 	Header []byte
 	// Body is the Content-Length body (nil if none).
 	Body []byte
@@ -110,6 +111,7 @@ type Reader struct {
 	MaxFrame int
 
 	frame Frame
+	ps    parseState
 	eb    eventBuilder
 }
 
@@ -126,6 +128,7 @@ func (r *Reader) Reset(rd io.Reader) {
 	r.src = rd
 	r.r, r.w = 0, 0
 	r.err, r.rerr = nil, nil
+	r.ps = parseState{}
 }
 
 // Buffered is the number of bytes read from the source and not yet returned
@@ -155,73 +158,107 @@ func (r *Reader) ReadFrame() (*Frame, error) {
 	}
 }
 
+// parseState is the progress through a frame whose bytes have not all
+// arrived. Offsets are relative to r.r, so compaction does not disturb them.
+type parseState struct {
+	p          int // next byte of the header block to scan (0: not started)
+	ctS, ctE   int // Content-Type value
+	clen       int64
+	hend       int // end of the header lines, once the blank line is seen
+	total      int // frame size once known (0: header block incomplete)
+	headerDone bool
+}
+
 // parse tries to take one frame from buf[r:w]. It returns need == 0 when
 // r.frame is set, else the number of bytes from r.r the frame needs (-1 when
-// the header block is incomplete).
+// the header block is incomplete). A frame that arrives in pieces is scanned
+// once: parse resumes where it stopped.
 func (r *Reader) parse() (need int, err error) {
+	ps := &r.ps
+	if !ps.headerDone {
+		if ps.p == 0 {
+			// Blank lines between frames are skipped.
+			for r.r < r.w && (r.buf[r.r] == '\n' || r.buf[r.r] == '\r') {
+				r.r++
+			}
+			*ps = parseState{ctS: -1}
+		}
+		data := r.buf[r.r:r.w]
+		p := ps.p
+		for {
+			i := bytes.IndexByte(data[p:], '\n')
+			if i < 0 {
+				if len(data) > maxHeaderBlock {
+					return 0, fmt.Errorf("%w: header block longer than %d bytes", ErrFrameTooLarge, maxHeaderBlock)
+				}
+				ps.p = p
+				return -1, nil
+			}
+			lineStart := p
+			line := data[p : p+i]
+			p += i + 1
+			if n := len(line); n > 0 && line[n-1] == '\r' {
+				line = line[:n-1]
+			}
+			if len(line) == 0 {
+				ps.hend = lineStart
+				break
+			}
+			c := bytes.IndexByte(line, ':')
+			if c < 0 {
+				continue
+			}
+			name := line[:c]
+			switch len(name) {
+			case 12:
+				if equalFold(name, "Content-Type") {
+					val := line[c+1:]
+					lead := len(val) - len(bytes.TrimLeft(val, " \t"))
+					ps.ctS = lineStart + c + 1 + lead
+					ps.ctE = ps.ctS + len(bytes.TrimSpace(val))
+				}
+			case 14:
+				if equalFold(name, "Content-Length") {
+					n, ok := parseLen(line[c+1:])
+					if !ok {
+						return 0, fmt.Errorf("%w: bad Content-Length %q", ErrProtocol, truncate(line[c+1:], 40))
+					}
+					if n > int64(r.maxFrame()) {
+						return 0, fmt.Errorf("%w: Content-Length %d is above the limit of %d bytes", ErrFrameTooLarge, n, r.maxFrame())
+					}
+					ps.clen = n
+				}
+			}
+		}
+		// Header: the lines without the newline of the last one.
+		if ps.hend > 0 {
+			ps.hend--
+			if ps.hend > 0 && data[ps.hend-1] == '\r' {
+				ps.hend--
+			}
+		}
+		ps.p = p
+		ps.total = p + int(ps.clen)
+		ps.headerDone = true
+	}
+	if ps.total > r.w-r.r {
+		return ps.total, nil
+	}
 	data := r.buf[r.r:r.w]
-	// Blank lines between frames are skipped.
-	p := 0
-	for p < len(data) && (data[p] == '\n' || data[p] == '\r') {
-		p++
-	}
-	hstart := p
-	ct := []byte(nil)
-	clen := int64(0)
-	for {
-		i := bytes.IndexByte(data[p:], '\n')
-		if i < 0 {
-			if len(data)-hstart > maxHeaderBlock {
-				return 0, fmt.Errorf("%w: header block longer than %d bytes", ErrFrameTooLarge, maxHeaderBlock)
-			}
-			r.r += hstart // drop the blank lines already seen
-			return -1, nil
-		}
-		line := data[p : p+i]
-		p += i + 1
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
-		}
-		if len(line) == 0 {
-			break
-		}
-		c := bytes.IndexByte(line, ':')
-		if c < 0 {
-			continue
-		}
-		name := line[:c]
-		switch len(name) {
-		case 12:
-			if equalFold(name, "Content-Type") {
-				ct = bytes.TrimSpace(line[c+1:])
-			}
-		case 14:
-			if equalFold(name, "Content-Length") {
-				n, ok := parseLen(line[c+1:])
-				if !ok {
-					return 0, fmt.Errorf("%w: bad Content-Length %q", ErrProtocol, truncate(line[c+1:], 40))
-				}
-				if n > int64(r.maxFrame()) {
-					return 0, fmt.Errorf("%w: Content-Length %d is above the limit of %d bytes", ErrFrameTooLarge, n, r.maxFrame())
-				}
-				clen = n
-			}
-		}
-	}
-	hend := p - 1 // the blank line's '\n'
-	total := p + int(clen)
-	if total > len(data) {
-		return total, nil
-	}
 	f := &r.frame
-	f.ContentType = internType(ct)
-	f.Header = data[hstart:hend]
-	if clen > 0 {
-		f.Body = data[p:total:total]
+	if ps.ctS >= 0 {
+		f.ContentType = internType(data[ps.ctS:ps.ctE])
+	} else {
+		f.ContentType = ""
+	}
+	f.Header = data[:ps.hend]
+	if ps.clen > 0 {
+		f.Body = data[ps.p:ps.total:ps.total]
 	} else {
 		f.Body = nil
 	}
-	r.r += total
+	r.r += ps.total
+	*ps = parseState{}
 	return 0, nil
 }
 
