@@ -198,10 +198,10 @@ type Runtime struct {
 	coResume     lua.LGFunction // the coroutine library's resume
 	coCreateOrig lua.LGFunction // and its create
 
-	pool    []*coro  // idle trampolines
-	cur     *coro    // the coroutine running now, nil outside one
-	depth   int      // nesting of Lua runs on this goroutine
-	queue   []func() // wake-ups asked for while Lua was running
+	pool    []*coro         // idle trampolines
+	cur     *coro           // the coroutine running now, nil outside one
+	depth   int             // nesting of Lua runs on this goroutine
+	queue   []pendingResume // wake-ups asked for while Lua was running
 	waiting int
 
 	apps    map[string]*app

@@ -132,18 +132,24 @@ func (r *Runtime) start(ap *app, so *sessObj, cb string, fn *lua.LFunction, a, b
 // is running (a reply delivered synchronously, say) are queued and run after.
 func (r *Runtime) resume(co *coro, args ...lua.LValue) {
 	if r.depth > 0 {
-		r.queue = append(r.queue, func() { r.resume(co, args...) })
+		r.queue = append(r.queue, pendingResume{co, append([]lua.LValue(nil), args...)})
 		return
 	}
 	r.depth++
 	r.resumeOne(co, args)
 	for len(r.queue) > 0 {
-		f := r.queue[0]
-		r.queue[0] = nil
+		p := r.queue[0]
+		r.queue[0] = pendingResume{}
 		r.queue = r.queue[1:]
-		f()
+		r.resumeOne(p.co, p.args)
 	}
 	r.depth--
+}
+
+// pendingResume is a resume asked for while Lua was running.
+type pendingResume struct {
+	co   *coro
+	args []lua.LValue
 }
 
 func (r *Runtime) resumeOne(co *coro, args []lua.LValue) {

@@ -21,11 +21,12 @@ const DefaultCPUBudget = 100 * time.Millisecond
 // small and grow on demand: a waiting coroutine costs a few KB, not the
 // ~112 KB of gopher-lua's defaults.
 const (
-	callStackSize    = 200        // frames, grown on demand (MinimizeStackMemory)
-	registrySize     = 128        // initial value-stack slots per thread (gopher-lua's minimum)
-	registryGrowStep = 128        // slots added when it grows
-	registryMaxSize  = 256 * 1024 // slots (the value stack never shrinks)
-	poolSize         = 8          // idle trampolines kept
+	callStackSize      = 200        // frames, grown on demand (MinimizeStackMemory)
+	registrySize       = 128        // initial value-stack slots per thread (gopher-lua's minimum)
+	registryGrowStep   = 128        // slots added when it grows
+	registryMaxSize    = 256 * 1024 // slots (the value stack never shrinks)
+	threadRegistrySize = 48         // initial value-stack slots of a coroutine
+	poolSize           = 8          // idle trampolines kept
 )
 
 func newRuntime(h Host, o Options) (*Runtime, error) {
@@ -57,6 +58,10 @@ func newRuntime(h Host, o Options) (*Runtime, error) {
 		RegistryGrowStep:    registryGrowStep,
 		RegistryMaxSize:     registryMaxSize,
 	})
+	// gopher-lua will not start a state below 128 value-stack slots, but a
+	// coroutine made from it with NewThread takes its options as they are:
+	// start them at threadRegistrySize and let them grow.
+	r.L.Options.RegistrySize = threadRegistrySize
 	cfg := luar.GetConfig(r.L)
 	cfg.FieldNames = luarFieldNames
 	cfg.MethodNames = luarMethodNames
