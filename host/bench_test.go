@@ -15,9 +15,6 @@ import (
 	"testing"
 	"time"
 
-	lua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
-
 	"github.com/switchlua/switchlua/bindings"
 	"github.com/switchlua/switchlua/esl"
 )
@@ -29,26 +26,18 @@ func compileApp(tb testing.TB, id string, paths ...string) bindings.AppSpec {
 	tb.Helper()
 	spec := bindings.AppSpec{ID: id}
 	for _, p := range paths {
-		src, err := os.ReadFile(p)
+		sc, err := bindings.CompileFile(p)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		chunk, err := parse.Parse(bytes.NewReader(src), p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		proto, err := lua.Compile(chunk, p)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		spec.Scripts = append(spec.Scripts, bindings.Script{Path: p, Proto: proto})
+		spec.Scripts = append(spec.Scripts, sc)
 	}
 	return spec
 }
 
 // toneplayApp is TonePlay under the app id the load capture's calls carry.
 func toneplayApp(tb testing.TB) bindings.AppSpec {
-	return compileApp(tb, "capture", "testdata/toneplay.lua")
+	return compileApp(tb, "capture", "../scripts/builtin/toneplay.lua")
 }
 
 func repeatFrames(frames [][]byte, n int) [][]byte {

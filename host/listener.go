@@ -201,14 +201,15 @@ type Listener struct {
 	closing  sync.Once
 	closed   atomic.Bool
 
-	subMu      sync.Mutex // serializes subscription changes (Load, Unload)
-	subscribed []string   // what the node is subscribed to
+	subMu      sync.Mutex  // serializes subscription changes (Load, Unload)
+	subscribed []string    // what the node is subscribed to
+	resub      atomic.Bool // a subscription update is pending (eventsChanged)
 
 	// Owned by the Listener goroutine.
 	sessions   map[string]*entry
 	calls      map[string]*callEntry
 	jobs       map[string]*models.Job // pending bgapi jobs by Job-UUID
-	origs      map[string]*models.Job // pending originates by origination uuid
+	origs      map[string]*orig       // our originates by origination uuid, until both job and session are done
 	parkQ      parkQueue
 	waiters    []*waiter
 	gen        uint64 // bumped at each reconnect, for reconciliation
@@ -230,6 +231,12 @@ type entry struct {
 	parkAt int64  // unix nanos of the pending park deadline, 0 if none
 	gen    uint64 // Listener.gen when created
 	gone   bool   // destroyed
+}
+
+// orig links an originate's job and the session it creates.
+type orig struct {
+	j       *models.Job
+	created bool // its channel appeared
 }
 
 // callEntry is the Listener's record of one call.
@@ -271,6 +278,7 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Listener, error) {
 		ro.Logger = cfg.Logger
 	}
 	ro.OnCallback = l.onCallback(cfg.Runtime.OnCallback)
+	ro.OnEventsChange = l.eventsChanged
 	rt, err := bindings.New(l, ro)
 	if err != nil {
 		l.in.close()
@@ -298,7 +306,7 @@ func newListener(cfg Config, node string) *Listener {
 		sessions: make(map[string]*entry),
 		calls:    make(map[string]*callEntry),
 		jobs:     make(map[string]*models.Job),
-		origs:    make(map[string]*models.Job),
+		origs:    make(map[string]*orig),
 	}
 	l.st = newStats(node)
 	return l
@@ -315,6 +323,31 @@ func (l *Listener) start(c conn, rt appRuntime) {
 // one place callback runs pass through).
 func (l *Listener) onCallback(user func(bindings.CallbackInfo)) func(bindings.CallbackInfo) {
 	return user
+}
+
+// eventsChanged is called on the Listener goroutine when a script starts to
+// need an event the subscription may lack (an on(name, fn) after load, a
+// sess:wait for an event no script names). The subscription is updated off
+// the Listener goroutine (it waits for FreeSWITCH's reply); calls made while
+// one is pending coalesce.
+func (l *Listener) eventsChanged() {
+	if l.closed.Load() || l.resub.Swap(true) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		l.subMu.Lock()
+		defer l.subMu.Unlock()
+		l.resub.Store(false)
+		var evs []string
+		if err := l.Do(ctx, func() { evs = l.rt.Events() }); err != nil {
+			return
+		}
+		if err := l.subscribe(ctx, evs); err != nil {
+			l.log.Warn("subscription update failed", "err", err)
+		}
+	}()
 }
 
 // Node names the FreeSWITCH node (the address dialled). Part of bindings.Host.

@@ -155,7 +155,7 @@ func (l *Listener) launch(j *models.Job) (*models.Job, error) {
 	ok := l.in.push(item{kind: kindFunc, fn: func() {
 		l.jobs[j.UUID] = j
 		if j.SessUUID != "" {
-			l.origs[j.SessUUID] = j
+			l.origs[j.SessUUID] = &orig{j: j}
 		}
 		l.count(func(st *Stats) { st.JobsLaunched++; st.Jobs++ })
 		l.send("bgapi "+j.Command+"\nJob-UUID: "+j.UUID, func(_ string, err error) {

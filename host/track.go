@@ -49,19 +49,21 @@ func (l *Listener) onEvent(ev models.Event) {
 		if !wasAnswered {
 			l.count(func(st *Stats) { st.Answered++ })
 		}
-	case "CHANNEL_PARK":
-		if l.cfg.ParkTimeout > 0 && !e.taken && e.parkAt == 0 && s.IsInbound() {
-			e.parkAt = time.Now().Add(l.cfg.ParkTimeout).UnixNano()
-			l.parkQ.push(parked{e: e, at: e.parkAt})
-		}
 	case "CHANNEL_BRIDGE":
 		e.taken = true
 	}
 	l.rt.Dispatch(s, ev)
-	if name == models.EvDestroy {
+	switch name {
+	case "CHANNEL_PARK":
+		// Armed after the apps had their on_park: most take it at once.
+		if l.cfg.ParkTimeout > 0 && !e.taken && !e.gone && e.parkAt == 0 && s.IsInbound() {
+			e.parkAt = time.Now().Add(l.cfg.ParkTimeout).UnixNano()
+			l.parkQ.push(parked{e: e, at: e.parkAt})
+		}
+	case models.EvDestroy:
 		l.destroy(e)
 	}
-	if len(l.waiters) > 0 {
+	if len(l.waiters) > 0 && !e.gone {
 		l.checkWaitersOf(e)
 	}
 }
@@ -90,8 +92,9 @@ func (l *Listener) onCreate(ev models.Event) {
 	} else {
 		s.AppID = intern(l.cfg.DefaultApp)
 	}
-	if j := l.origs[s.UUID]; j != nil {
-		s.Job = j
+	if o := l.origs[s.UUID]; o != nil {
+		s.Job = o.j
+		o.created = true
 	}
 	key := ""
 	for _, h := range l.cfg.TrackingHeaders {
@@ -139,8 +142,8 @@ func (l *Listener) destroy(e *entry) {
 	s := e.s
 	e.gone = true
 	delete(l.sessions, s.UUID)
-	if s.Job != nil {
-		delete(l.origs, s.UUID)
+	if s.Job != nil && l.jobs[s.Job.UUID] == nil {
+		delete(l.origs, s.UUID) // the job is done too
 	}
 	ce := e.call
 	ce.c.Remove(s)
@@ -171,6 +174,12 @@ func (l *Listener) destroy(e *entry) {
 		}
 	})
 	l.rt.SessionGone(s)
+	if len(l.waiters) > 0 {
+		l.checkWaitersOf(e)
+	}
+	// The entry may stay in the park queue until its deadline: it must not
+	// keep the session or the call alive.
+	e.s, e.call = nil, nil
 	if callEnded && l.cfg.OnCallEnd != nil {
 		first, last := ce.c.First(), ce.c.Last()
 		end.Node, end.Key, end.Legs, end.JobLaunch = l.node, ce.c.UUID, ce.legs, ce.jobLaunch
@@ -211,11 +220,14 @@ func (l *Listener) failJob(j *models.Job, err error) {
 func (l *Listener) finishJob(j *models.Job) {
 	delete(l.jobs, j.UUID)
 	var s *models.Session
+	channelless := false // a failed originate that never made a channel
 	if j.SessUUID != "" {
+		o := l.origs[j.SessUUID]
+		channelless = o == nil || !o.created
 		if e := l.sessions[j.SessUUID]; e != nil {
 			s = e.s
 		} else {
-			delete(l.origs, j.SessUUID)
+			delete(l.origs, j.SessUUID) // the session is done too
 		}
 	}
 	ok := j.Successful()
@@ -229,7 +241,7 @@ func (l *Listener) finishJob(j *models.Job) {
 		st.JobsFailed++
 		if j.SessUUID != "" {
 			st.OriginateFailures[cause]++
-			if s == nil {
+			if channelless {
 				st.FailedCalls++
 			}
 		}
@@ -273,7 +285,7 @@ func (l *Listener) expireParked(now time.Time) {
 			continue
 		}
 		e.parkAt = 0
-		if e.gone || e.taken || e.s.Hungup {
+		if e.gone || e.taken || e.s == nil || e.s.Hungup {
 			continue
 		}
 		s := e.s

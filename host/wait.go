@@ -9,6 +9,7 @@ import (
 // waiter is a Go caller blocked in WaitFor.
 type waiter struct {
 	e    *entry
+	s    *models.Session
 	pred func(*models.Session) bool
 	ctx  context.Context
 	ch   chan error // capacity 1
@@ -30,7 +31,7 @@ func (w *waiter) finish(err error) {
 //
 //	err := l.WaitFor(ctx, sess, func(s *models.Session) bool { return s.Answered })
 func (l *Listener) WaitFor(ctx context.Context, s *models.Session, pred func(*models.Session) bool) error {
-	w := &waiter{pred: pred, ctx: ctx, ch: make(chan error, 1)}
+	w := &waiter{s: s, pred: pred, ctx: ctx, ch: make(chan error, 1)}
 	ok := l.in.push(item{kind: kindFunc, fn: func() {
 		if pred(s) {
 			w.finish(nil)
@@ -105,7 +106,7 @@ func (l *Listener) checkWaiter(w *waiter) bool {
 	switch {
 	case w.ctx.Err() != nil:
 		return true
-	case w.pred(w.e.s):
+	case w.pred(w.s):
 		w.finish(nil)
 		return true
 	case w.e.gone:
