@@ -63,6 +63,11 @@ type nameSet struct {
 	ids   []uint32 // name ids of the new entries
 	tab   []int32  // open addressing; index+1 into names, 0 empty
 	built bool
+	vars  bool // names has a channel variable
+	scans int  // misses answered by a linear scan
+	f     evFields
+
+	fillFn, visitFn func(n, v string) bool
 
 	cur int // cursor of the walk over the previous event
 }
@@ -81,7 +86,31 @@ func hashName(s string) uint32 {
 	return h ^ h>>15
 }
 
-var setPool = sync.Pool{New: func() any { return &nameSet{names: make([]string, 0, 256)} }}
+var setPool = sync.Pool{New: func() any { return newNameSet() }}
+
+func newNameSet() *nameSet {
+	ns := &nameSet{names: make([]string, 0, 256)}
+	// Made once per nameSet, so passing them to Event.Range allocates nothing.
+	ns.fillFn = func(n, v string) bool {
+		ns.names = append(ns.names, n)
+		switch len(n) {
+		case len("Event-Date-Timestamp"):
+			if n == "Event-Date-Timestamp" {
+				ns.f.ts = v
+			}
+		case len("Call-Direction"):
+			if n == "Call-Direction" {
+				ns.f.dir, ns.f.hasDir = v, true
+			}
+		}
+		return true
+	}
+	ns.visitFn = func(n, v string) bool {
+		ns.visit(n, v)
+		return true
+	}
+	return ns
+}
 
 // indexed is implemented by events with positional header access (*esl.Event).
 type indexed interface {
@@ -89,21 +118,31 @@ type indexed interface {
 	Header(i int) (name, value string)
 }
 
+// fill collects ev's header names (and the fields apply reads).
 func (ns *nameSet) fill(ev Event) {
 	ns.names = ns.names[:0]
 	ns.built = false
-	if ix, ok := ev.(indexed); ok {
-		for i, n := 0, ix.Len(); i < n; i++ {
-			name, _ := ix.Header(i)
-			ns.names = append(ns.names, name)
+	ns.scans = 0
+	ns.f = evFields{}
+	ev.Range(ns.fillFn)
+	ns.vars = false
+	for _, n := range ns.names {
+		if len(n) > len(varPrefix) && n[0] == 'v' && n[:len(varPrefix)] == varPrefix {
+			ns.vars = true
+			break
 		}
-		return
 	}
-	ev.Range(func(name, _ string) bool {
-		ns.names = append(ns.names, name)
-		return true
-	})
 }
+
+// varPrefix starts the names of channel variables. FreeSWITCH sends them all
+// or none (CHANNEL_STATE, CHANNEL_CALLSTATE, DTMF... carry none unless
+// verbose_events is on), so "the new event has no variables" answers most
+// questions about a big previous event at once.
+const varPrefix = "variable_"
+
+// maxScans is how many misses has answers by a linear scan before it builds
+// the hash table.
+const maxScans = 2
 
 func (ns *nameSet) build() {
 	size := 64
@@ -130,11 +169,25 @@ func (ns *nameSet) build() {
 // has reports whether name is in the set; *cur is the cursor of one
 // in-order walk.
 func (ns *nameSet) has(name string, cur *int) bool {
-	if c := *cur; c < len(ns.names) && ns.names[c] == name {
+	c := *cur
+	if c < len(ns.names) && ns.names[c] == name {
 		*cur = c + 1
 		return true
 	}
+	if !ns.vars && len(name) > len(varPrefix) && name[0] == 'v' && name[:len(varPrefix)] == varPrefix {
+		return false
+	}
 	if !ns.built {
+		if ns.scans < maxScans {
+			ns.scans++
+			for i, n := range ns.names {
+				if n == name {
+					*cur = i + 1
+					return true
+				}
+			}
+			return false
+		}
 		ns.build()
 	}
 	mask := uint32(len(ns.tab) - 1)
@@ -153,6 +206,7 @@ func (ns *nameSet) has(name string, cur *int) bool {
 }
 
 func (ns *nameSet) release() {
+	ns.f = evFields{}
 	clear(ns.names) // do not pin the events from the pool
 	clear(ns.add)
 	ns.names, ns.add = ns.names[:0], ns.add[:0]
@@ -173,15 +227,13 @@ func (x *extras) value(i int) string {
 	return v
 }
 
-// carry updates extras for the step from event old to event ev: entries
+// carry updates extras for the step from event old to the event ns was
+// filled with (ev): entries
 // whose header ev carries are dropped (ev shadows them), and the headers of
 // old that ev lacks are added (by the invariant they are not in extras yet).
 // Nothing is allocated when nothing changes, e.g. between two events of one
 // channel with the same headers.
-func (s *Session) carry(old, ev Event) {
-	ns := setPool.Get().(*nameSet)
-	ns.fill(ev)
-	defer ns.release()
+func (s *Session) carry(ns *nameSet, old Event) {
 	x := &s.extras
 	tab := *nameTable.list.Load()
 
@@ -206,14 +258,8 @@ func (s *Session) carry(old, ev Event) {
 	ns.vals = keep
 	// Which headers of old does ev lack?
 	ns.cur = 0
-	if old == nil {
-		// after Compact: nothing to carry
-	} else if ix, ok := old.(indexed); ok {
-		for i, n := 0, ix.Len(); i < n; i++ {
-			ns.visit(ix.Header(i))
-		}
-	} else {
-		old.Range(func(n, v string) bool { ns.visit(n, v); return true })
+	if old != nil { // nil after Compact: nothing to carry
+		old.Range(ns.visitFn)
 	}
 	add := ns.add
 	if kept == len(x.ents) && len(add) == 0 {

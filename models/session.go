@@ -80,24 +80,44 @@ func (s *Session) Update(ev Event) {
 	if ev == nil {
 		return
 	}
-	if old := s.latest; old != ev && (old != nil || len(s.extras.ents) > 0) {
-		s.carry(old, ev)
+	old := s.latest
+	if old == ev || (old == nil && len(s.extras.ents) == 0) {
+		s.latest = ev
+		s.apply(ev, nil)
+		return
 	}
+	ns := setPool.Get().(*nameSet)
+	ns.fill(ev)
+	s.carry(ns, old)
 	s.latest = ev
-	s.apply(ev)
+	s.apply(ev, &ns.f)
+	ns.release()
 }
 
-// apply updates the state derived from ev.
-func (s *Session) apply(ev Event) {
+// evFields are the headers apply reads, picked up while fill walks an event.
+type evFields struct {
+	ts, dir string
+	hasDir  bool
+}
+
+// apply updates the state derived from ev; f, if not nil, has its headers
+// already.
+func (s *Session) apply(ev Event, f *evFields) {
+	if f == nil {
+		var x evFields
+		x.ts = ev.Get("Event-Date-Timestamp")
+		x.dir, x.hasDir = ev.Lookup("Call-Direction")
+		f = &x
+	}
 	name := ev.Name()
-	us, _ := strconv.ParseInt(ev.Get("Event-Date-Timestamp"), 10, 64)
+	us, _ := strconv.ParseInt(f.ts, 10, 64)
 	s.record(eventID(name), us)
 	ts := time.Time{}
 	if us > 0 {
 		ts = time.UnixMicro(us)
 	}
-	if d, ok := ev.Lookup("Call-Direction"); ok {
-		switch d {
+	if f.hasDir {
+		switch f.dir {
 		case "inbound":
 			s.dir = dirInbound
 		case "outbound":
