@@ -1,6 +1,8 @@
 package bindings
 
 import (
+	"strings"
+
 	lua "github.com/yuin/gopher-lua"
 
 	"github.com/switchlua/switchlua/models"
@@ -51,7 +53,7 @@ func (r *Runtime) dispatch(s *models.Session, ev models.Event) {
 	}
 	var extra lua.LValue
 	if cb == "on_dtmf" {
-		extra = lua.LString(ev.Get("DTMF-Digit"))
+		extra = lua.LString(strings.Clone(ev.Get("DTMF-Digit")))
 	}
 	r.runHandlers(a, s, key, cb, extra, &lz)
 }

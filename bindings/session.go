@@ -595,7 +595,7 @@ func (r *Runtime) evIndex(L *lua.LState) int {
 	key := L.CheckString(2)
 	switch key {
 	case "name":
-		L.Push(lua.LString(ev.Name()))
+		L.Push(lua.LString(strings.Clone(ev.Name())))
 		return 1
 	case "subclass":
 		L.Push(optString(strings.Clone(ev.Subclass())))
