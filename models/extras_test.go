@@ -117,3 +117,34 @@ func TestExtrasReordered(t *testing.T) {
 		t.Error("values")
 	}
 }
+
+// Sessions on different goroutines (one per Listener) share the name table.
+func TestConcurrentSessions(t *testing.T) {
+	order, by := legs(t)
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var err error
+			for round := 0; round < 20 && err == nil; round++ {
+				for _, u := range order {
+					evs := by[u]
+					s := models.NewSession(evs[0], "n", nil)
+					for _, e := range evs[1:] {
+						s.Update(e)
+						s.Update(modelstest.NewEvent("Event-Name", "CUSTOM", "Unique-ID", u,
+							fmt.Sprintf("X-g%d-r%d", g, round), "v"))
+					}
+					if s.Get("Caller-Destination-Number") == "" || s.Get(fmt.Sprintf("X-g%d-r%d", g, round)) != "v" {
+						err = fmt.Errorf("goroutine %d: headers lost", g)
+					}
+				}
+			}
+			done <- err
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
