@@ -136,7 +136,7 @@ func apiVersion(s *Sim, arg string) string {
 	if strings.Contains(strings.ToLower(arg), "short") {
 		return "1.11.3\n"
 	}
-	return "FreeSWITCH Version " + fsVersion + " (" + fsVersionHR + ")\n"
+	return "FreeSWITCH Version " + fsVersion + " (" + fsRevisionHR + ")\n"
 }
 
 func apiUptime(s *Sim, arg string) string {

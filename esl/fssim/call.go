@@ -351,7 +351,7 @@ func (s *Sim) dial(c *call, t dialTarget, timeout time.Duration) bool {
 // sessions-per-second (FreeSWITCH refuses when the count reaches 0, so it
 // admits sps-1 per second) and room under max-sessions.
 func (s *Sim) sessionRequest() bool {
-	sec := int64(time.Since(s.start) / time.Second)
+	sec := int64(s.now().Sub(s.start) / time.Second)
 	if sec != s.spsSecond {
 		s.spsLast = s.spsTotal - s.sps
 		if sec != s.spsSecond+1 {

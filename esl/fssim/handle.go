@@ -50,7 +50,12 @@ func (s *Sim) handle(c *conn, cmd *command) bool {
 	s.flushDeferred()
 	s.mu.Unlock()
 	if wait != nil {
-		<-wait // a blocking api (originate) answers later
+		// a blocking api (originate) answers later; the connection reads
+		// nothing more until then, as FreeSWITCH's listener thread
+		select {
+		case <-wait:
+		case <-c.done:
+		}
 	}
 	return goOn
 }

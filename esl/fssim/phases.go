@@ -55,6 +55,8 @@ const (
 	userAgent   = "FreeSWITCH-mod_sofia/" + fsVersion
 	fsVersion   = "1.11.3-dev+git~20260821T141014Z~cc93a683ca~64bit"
 	fsVersionHR = "1.11.3-dev git cc93a68 2026-08-21 14:10:14Z 64bit"
+	// fsRevisionHR is switch_version_revision_human (`version` prints it)
+	fsRevisionHR = "git cc93a68 2026-08-21 14:10:14Z 64bit"
 )
 
 // Values computed per call.

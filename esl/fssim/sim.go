@@ -60,6 +60,8 @@ type Sim struct {
 
 	stats counters
 	wg    sync.WaitGroup
+	// now is the clock of sessions-per-second (tests replace it)
+	now func() time.Time
 }
 
 // counters are the simulator's running totals, read through Stats.
@@ -111,6 +113,7 @@ func New(cfg Config) *Sim {
 		maxSessions: cfg.MaxSessions,
 		spsTotal:    cfg.SessionsPerSecond,
 		logLevel:    7,
+		now:         time.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
