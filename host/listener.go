@@ -216,6 +216,9 @@ type Listener struct {
 	nEvents    uint64 // events handled (published to st after each batch)
 	nUntracked uint64 // events of channels not tracked
 
+	// arrive, if set (tests), sees each event as the esl reader hands it over.
+	arrive func(models.Event)
+
 	mu sync.Mutex // guards st
 	st Stats
 }
@@ -258,15 +261,25 @@ func (e *entry) SendAsync(cmd string, done func(reply string, err error)) {
 // runtime; load apps with Load. A wrong password or an unreachable node is an
 // error (esl.ErrAuth, esl.ErrRejected, a dial error).
 func Dial(ctx context.Context, addr string, cfg Config) (*Listener, error) {
+	return dial(ctx, addr, cfg, nil)
+}
+
+func dial(ctx context.Context, addr string, cfg Config, arrive func(models.Event)) (*Listener, error) {
 	cfg.withDefaults()
 	l := newListener(cfg, addr)
+	l.arrive = arrive
 	opts := cfg.ESL
 	if cfg.Password != "" {
 		opts.Password = cfg.Password
 	}
 	opts.Reconnect = !cfg.NoReconnect
 	opts.Logger = cfg.Logger
-	opts.Handler = func(ev *esl.Event) { l.in.pushEvent(ev) }
+	opts.Handler = func(ev *esl.Event) {
+		if l.arrive != nil {
+			l.arrive(ev)
+		}
+		l.in.pushEvent(ev)
+	}
 	opts.OnState = func(sc esl.StateChange) { l.in.push(item{kind: kindFunc, fn: func() { l.onState(sc) }}) }
 	c, err := esl.Dial(ctx, addr, opts)
 	if err != nil {
