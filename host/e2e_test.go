@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -12,12 +11,14 @@ import (
 
 	"github.com/switchlua/switchlua/bindings"
 	"github.com/switchlua/switchlua/esl"
+	"github.com/switchlua/switchlua/esl/fssim/fstest"
 	"github.com/switchlua/switchlua/models"
 )
 
 // End-to-end tests: a Listener over TCP to the node of the shared harness
-// (the simulator, or the real FreeSWITCH of SWITCHLUA_TEST_FS), running the
-// real apps of scripts/.
+// esl/fssim/fstest (the simulator, or the real FreeSWITCH of
+// SWITCHLUA_TEST_FS), running the real apps of scripts/. Calls carry the
+// harness's tag so a real FreeSWITCH is cleaned up after each test.
 
 const (
 	toneplayLua = "../scripts/builtin/toneplay.lua"
@@ -26,7 +27,7 @@ const (
 )
 
 // e2eListener dials the node with cfg and loads apps.
-func e2eListener(t *testing.T, n *e2eNode, cfg Config, apps ...bindings.AppSpec) *Listener {
+func e2eListener(t *testing.T, n *fstest.Target, cfg Config, apps ...bindings.AppSpec) *Listener {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -49,16 +50,14 @@ func e2eListener(t *testing.T, n *e2eNode, cfg Config, apps ...bindings.AppSpec)
 	return l
 }
 
-// selfDest is a destination that calls the node itself (its external profile).
-func selfDest(t *testing.T, l *Listener, user string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	addr, err := l.ProfileAddr(ctx, "external")
-	if err != nil {
-		t.Fatal(err)
+// tagged is o with the harness's tag variable (see fstest.TagVar).
+func tagged(n *fstest.Target, o OriginateOptions) OriginateOptions {
+	vars := map[string]string{fstest.TagVar: n.Tag}
+	for k, v := range o.Vars {
+		vars[k] = v
 	}
-	return user + "@" + addr
+	o.Vars = vars
+	return o
 }
 
 // appWith compiles an app with args.
@@ -125,12 +124,12 @@ func ranApp(s *models.Session, app, argPart string) bool {
 }
 
 func TestE2ETonePlaySelfCall(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	l := e2eListener(t, n, Config{Events: []string{"CHANNEL_EXECUTE"}}, compileApp(t, "toneplay", toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c := Caller(l)
-	sess, err := c.Call(ctx, selfDest(t, l, "doggy"), OriginateOptions{App: "toneplay"})
+	sess, err := c.Call(ctx, n.Dest(fstest.NewUser("doggy")), tagged(n, OriginateOptions{App: "toneplay"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,16 +168,15 @@ func TestE2ETonePlaySelfCall(t *testing.T) {
 // Caller-Destination-Number here, so the bridged leg (to toneplay@node) runs
 // TonePlay instead of being proxied again.
 func TestE2EProxier(t *testing.T) {
-	n := startNode(t)
-	l0 := e2eListener(t, n, Config{})
-	addr := strings.TrimPrefix(selfDest(t, l0, ""), "@")
-	l0.Close()
+	n := fstest.Start(t)
+	// Unique users, which are also the app ids.
+	proxier, toneplay := fstest.NewUser("proxier"), fstest.NewUser("toneplay")
 	l := e2eListener(t, n, Config{AppHeader: "Caller-Destination-Number"},
-		appWith(t, "proxier", map[string]string{"dest_url": "toneplay@" + addr}, proxierLua),
-		compileApp(t, "toneplay", toneplayLua))
+		appWith(t, proxier, map[string]string{"dest_url": toneplay + "@" + n.SIPAddr}, proxierLua),
+		compileApp(t, toneplay, toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	sess, err := Caller(l).Call(ctx, "proxier@"+addr, OriginateOptions{})
+	sess, err := Caller(l).Call(ctx, n.Dest(proxier), tagged(n, OriginateOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +187,7 @@ func TestE2EProxier(t *testing.T) {
 		return st.Sessions == 4 && st.Answered == 4
 	})
 	st := l.Stats()
-	if st.SessionsPerApp["proxier"] != 2 || st.SessionsPerApp["toneplay"] != 2 {
+	if st.SessionsPerApp[proxier] != 2 || st.SessionsPerApp[toneplay] != 2 {
 		t.Fatalf("apps: %v", st.SessionsPerApp)
 	}
 	hangup(t, l, sess)
@@ -202,7 +200,7 @@ func TestE2EProxier(t *testing.T) {
 // The IVR flow of scripts/ivr.lua on the inbound leg; the outbound leg plays
 // the caller (testdata/ivr_caller.lua).
 func TestE2EIVR(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	cases := []struct {
 		mode    string
 		timeout string
@@ -235,7 +233,7 @@ func TestE2EIVR(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			c := Caller(l)
-			sess, err := c.Call(ctx, selfDest(t, l, "ivr"), OriginateOptions{App: id})
+			sess, err := c.Call(ctx, n.Dest(fstest.NewUser("ivr")), tagged(n, OriginateOptions{App: id}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -277,7 +275,7 @@ func TestE2EIVR(t *testing.T) {
 
 // A callback that fails is counted and stops nothing: calls still complete.
 func TestE2EFailingCallback(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	var mu sync.Mutex
 	var errs []error
 	cfg := Config{}
@@ -293,7 +291,7 @@ func TestE2EFailingCallback(t *testing.T) {
 	defer cancel()
 	c := Caller(l)
 	for i := range 3 {
-		sess, err := c.Call(ctx, selfDest(t, l, fmt.Sprint("fail", i)), OriginateOptions{App: "failing"})
+		sess, err := c.Call(ctx, n.Dest(fstest.NewUser("fail")), tagged(n, OriginateOptions{App: "failing"}))
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
@@ -318,7 +316,7 @@ func TestE2EFailingCallback(t *testing.T) {
 // A callback that never yields is stopped by the CPU budget; the call and
 // the Listener go on.
 func TestE2ERunawayLoopStopped(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	errc := make(chan bindings.CallbackInfo, 16)
 	cfg := Config{}
 	cfg.Runtime.CPUBudget = 50 * time.Millisecond
@@ -331,7 +329,7 @@ func TestE2ERunawayLoopStopped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c := Caller(l)
-	sess, err := c.Call(ctx, selfDest(t, l, "loop"), OriginateOptions{App: "runaway"})
+	sess, err := c.Call(ctx, n.Dest(fstest.NewUser("loop")), tagged(n, OriginateOptions{App: "runaway"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,14 +355,14 @@ func TestE2ERunawayLoopStopped(t *testing.T) {
 }
 
 func TestE2ESandbox(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	shared := bindings.NewShared()
 	cfg := Config{}
 	cfg.Runtime.Shared = shared
 	l := e2eListener(t, n, cfg, compileApp(t, "sandbox", "testdata/sandbox.lua"))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	sess, err := Caller(l).Call(ctx, selfDest(t, l, "sandbox"), OriginateOptions{App: "sandbox"})
+	sess, err := Caller(l).Call(ctx, n.Dest(fstest.NewUser("sandbox")), tagged(n, OriginateOptions{App: "sandbox"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,11 +376,11 @@ func TestE2ESandbox(t *testing.T) {
 
 // With a nonsense tracking header, every leg is a call of its own.
 func TestE2EUntrackedCalls(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	l := e2eListener(t, n, Config{TrackingHeaders: []string{"variable_doggypants"}}, compileApp(t, "toneplay", toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	sess, err := Caller(l).Call(ctx, selfDest(t, l, "jonesy"), OriginateOptions{App: "toneplay"})
+	sess, err := Caller(l).Call(ctx, n.Dest(fstest.NewUser("jonesy")), tagged(n, OriginateOptions{App: "toneplay"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,11 +395,11 @@ func TestE2EUntrackedCalls(t *testing.T) {
 // An inbound call that no app takes is hung up after the park timeout
 // (switchio issue #47), and its originate fails.
 func TestE2EParkTimeout(t *testing.T) {
-	n := startNode(t)
+	n := fstest.Start(t)
 	l := e2eListener(t, n, Config{ParkTimeout: 300 * time.Millisecond}, compileApp(t, "toneplay", toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	j, err := l.Originate(selfDest(t, l, "nobody"), OriginateOptions{App: "not-loaded", Timeout: 10 * time.Second})
+	j, err := l.Originate(n.Dest(fstest.NewUser("nobody")), tagged(n, OriginateOptions{App: "not-loaded", Timeout: 10 * time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +424,7 @@ func TestE2E1000ConcurrentCalls(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	n := startNode(t)
+	n := fstest.Start(t)
 	const calls = 1000
 	app := "load_" + NewUUID()[:8]
 	l := e2eListener(t, n, Config{InboxSize: 1024}, compileApp(t, app, toneplayLua))
@@ -439,11 +437,11 @@ func TestE2E1000ConcurrentCalls(t *testing.T) {
 	}
 	// FreeSWITCH applies a new sessions-per-second limit from the next second.
 	time.Sleep(1100 * time.Millisecond)
-	dest := selfDest(t, l, "load")
+	dest := n.Dest(fstest.NewUser("load"))
 	start := time.Now()
 	jobs := make([]*models.Job, 0, calls)
 	for range calls {
-		j, err := l.Originate(dest, OriginateOptions{App: app})
+		j, err := l.Originate(dest, tagged(n, OriginateOptions{App: app}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -501,16 +499,16 @@ func TestE2E1000ConcurrentCalls(t *testing.T) {
 // After the connection drops, the sessions FreeSWITCH ended meanwhile are
 // closed with CauseVanished; the others stay tracked.
 func TestE2EReconnectReconcile(t *testing.T) {
-	n := startNode(t)
-	n.RequireSim(t)
+	n := fstest.Start(t)
+	sim := n.RequireSim(t)
 	cfg := Config{ESL: esl.Options{ReconnectMin: time.Second, ReconnectMax: time.Second}}
 	l := e2eListener(t, n, cfg, compileApp(t, "toneplay", toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	c := Caller(l)
 	var legs [][2]string
-	for i := range 3 {
-		sess, err := c.Call(ctx, selfDest(t, l, fmt.Sprint("rc", i)), OriginateOptions{App: "toneplay"})
+	for range 3 {
+		sess, err := c.Call(ctx, n.Dest(fstest.NewUser("rc")), tagged(n, OriginateOptions{App: "toneplay"}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,21 +516,17 @@ func TestE2EReconnectReconcile(t *testing.T) {
 		get(t, l, func() { legs = append(legs, [2]string{sess.UUID, peer.UUID}) })
 	}
 	eventually(t, 5*time.Second, "6 sessions", func() bool { return l.Stats().Sessions == 6 })
-	n.Sim.DropConnections()
+	sim.DropConnections()
 	eventually(t, 5*time.Second, "the listener to notice the drop", func() bool { return !l.Stats().Connected })
 	// A second connection hangs up two calls while the Listener is away
 	// (it redials after a second).
-	other, err := esl.Dial(ctx, n.Addr, esl.Options{Password: n.Password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
+	other := n.Dial(t, esl.Options{})
 	for _, call := range legs[:2] {
 		if _, err := other.API(ctx, "uuid_kill "+call[0]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 5*time.Second, "the killed channels to go", func() bool { return n.Sim.ActiveChannels() == 2 })
+	eventually(t, 5*time.Second, "the killed channels to go", func() bool { return sim.ActiveChannels() == 2 })
 	eventually(t, 10*time.Second, "reconnect and reconcile", func() bool {
 		st := l.Stats()
 		return st.Reconnects == 1 && st.Vanished == 4

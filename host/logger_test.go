@@ -3,45 +3,10 @@ package host
 import (
 	"context"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	"github.com/switchlua/switchlua/esl/fssim"
 )
-
-// e2eNode is the FreeSWITCH an end-to-end test talks to: the simulator, or
-// the real one given by SWITCHLUA_TEST_FS (and SWITCHLUA_TEST_FS_PASSWORD).
-type e2eNode struct {
-	Addr, Password string
-	Sim            *fssim.Sim // nil on a real FreeSWITCH
-}
-
-func startNode(t *testing.T) *e2eNode {
-	t.Helper()
-	if addr := os.Getenv("SWITCHLUA_TEST_FS"); addr != "" {
-		pw := os.Getenv("SWITCHLUA_TEST_FS_PASSWORD")
-		if pw == "" {
-			pw = "ClueCon"
-		}
-		return &e2eNode{Addr: addr, Password: pw}
-	}
-	sim := fssim.New(fssim.Config{})
-	addr, err := sim.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sim.Close() })
-	return &e2eNode{Addr: addr, Password: "ClueCon", Sim: sim}
-}
-
-// RequireSim skips a test that needs the simulator's knobs.
-func (n *e2eNode) RequireSim(t *testing.T) {
-	if n.Sim == nil {
-		t.Skip("needs the simulator")
-	}
-}
 
 // testLogger logs warnings and errors to the test's log while it runs.
 func testLogger(t *testing.T) *slog.Logger {
