@@ -326,10 +326,10 @@ func (s *Sim) dial(c *call, t dialTarget, timeout time.Duration) bool {
 		// nobody answers there: like an originate to a dead SIP port
 		return fail("NORMAL_TEMPORARY_FAILURE")
 	}
-	if !s.sessionRequest() {
+	if !s.sessionRequest(0) {
 		return fail("DESTINATION_OUT_OF_ORDER")
 	}
-	if !s.sessionRequest() {
+	if !s.sessionRequest(1) {
 		return fail("NORMAL_TEMPORARY_FAILURE")
 	}
 	if c.cidNum == "" {
@@ -349,8 +349,9 @@ func (s *Sim) dial(c *call, t dialTarget, timeout time.Duration) bool {
 
 // sessionRequest is switch_core_session_request's admission: one token of
 // sessions-per-second (FreeSWITCH refuses when the count reaches 0, so it
-// admits sps-1 per second) and room under max-sessions.
-func (s *Sim) sessionRequest() bool {
+// admits sps-1 per second) and room under max-sessions for one more leg
+// besides pending legs not created yet.
+func (s *Sim) sessionRequest(pending int) bool {
 	sec := int64(s.now().Sub(s.start) / time.Second)
 	if sec != s.spsSecond {
 		s.spsLast = s.spsTotal - s.sps
@@ -370,7 +371,7 @@ func (s *Sim) sessionRequest() bool {
 	if s.sps <= 0 {
 		return false
 	}
-	return len(s.legs)+1 <= s.maxSessions
+	return len(s.legs)+pending+1 <= s.maxSessions
 }
 
 func (s *Sim) randTag(n int) string {

@@ -126,7 +126,10 @@ func (c *conn) queueEvent(eb *evBuf) {
 	c.sent++
 	s.stats.eventsQueued++
 	if s.dropAfter > 0 && c.sent >= s.dropAfter {
-		c.drop()
+		// write what is queued, then close without a notice
+		c.qmu.Lock()
+		c.closing = true
+		c.qmu.Unlock()
 	}
 }
 

@@ -30,7 +30,7 @@ func (s *Sim) dialLoopback(c *call, t dialTarget, timeout time.Duration) bool {
 		c.finish("-ERR " + s.failCause + "\n")
 		return false
 	}
-	if !s.sessionRequest() || !s.sessionRequest() {
+	if !s.sessionRequest(0) || !s.sessionRequest(1) {
 		c.finish("-ERR DESTINATION_OUT_OF_ORDER\n")
 		return false
 	}

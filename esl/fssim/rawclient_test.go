@@ -316,3 +316,5 @@ func (c *rawClient) dump(name string) {
 	}
 	_ = os.WriteFile(filepath.Join(dir, name+".raw"), b, 0o644)
 }
+
+func newFrameReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 1<<16) }
