@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+)
+
+// logFlags are the logging flags every long-running command has.
+func logFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn or error", EnvVars: []string{"SWITCHLUA_LOG_LEVEL"}},
+		&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", EnvVars: []string{"SWITCHLUA_LOG_FORMAT"}},
+	}
+}
+
+// newLogger builds the slog logger of --log-level and --log-format, writing
+// to w.
+func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(c.String("log-level")) {
+	case "debug":
+		level = slog.LevelDebug
+	case "info", "":
+		level = slog.LevelInfo
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, usageErr("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.String("log-format")) {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, usageErr("--log-format %q: want text or json", c.String("log-format"))
+	}
+}
+
+// isTerminal reports whether f is a terminal (a character device) and TERM
+// does not say it cannot redraw a line.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	if t := os.Getenv("TERM"); t == "dumb" {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// console serializes everything written to stderr and keeps a status line
+// redrawn in place at the bottom: a log line written while a status line is
+// shown clears it first and redraws it after, so logs and the status line
+// never tear each other.
+type console struct {
+	mu     sync.Mutex
+	w      io.Writer
+	status string // the status line shown, "" if none
+}
+
+func newConsole(w io.Writer) *console { return &console{w: w} }
+
+const clearLine = "\r\033[K"
+
+// Write writes log output above the status line.
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status == "" {
+		return c.w.Write(p)
+	}
+	var b bytes.Buffer
+	b.WriteString(clearLine)
+	b.Write(p)
+	if len(p) > 0 && p[len(p)-1] != '\n' {
+		b.WriteByte('\n')
+	}
+	b.WriteString(c.status)
+	if _, err := c.w.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// SetStatus redraws the status line; "" removes it.
+func (c *console) SetStatus(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s == c.status {
+		return
+	}
+	if s == "" {
+		fmt.Fprint(c.w, clearLine)
+	} else {
+		fmt.Fprint(c.w, clearLine+s)
+	}
+	c.status = s
+}
+
+// Println writes one line above the status line.
+func (c *console) Println(a ...any) {
+	_, _ = c.Write([]byte(fmt.Sprintln(a...)))
+}
