@@ -87,14 +87,16 @@ func parseSpec(arg string) (Spec, error) {
 	if strings.TrimSpace(arg) == "" {
 		return sp, errors.New("script spec: empty")
 	}
-	parts := strings.Split(arg, ":")
-	// The options are the longest tail of fields that all read k=v; what
-	// comes before is the source (so a path may contain ':').
-	first := len(parts)
-	for first > 1 && strings.Contains(parts[first-1], "=") {
-		first--
+	// Options start at each ':' followed by `key=`; any other ':' belongs to
+	// the path before or the value before (sip:1000@host:5060).
+	var cuts []int
+	for i := 0; i < len(arg); i++ {
+		if arg[i] == ':' && optionAt(arg[i+1:]) {
+			cuts = append(cuts, i)
+		}
 	}
-	src := strings.Join(parts[:first], ":")
+	cuts = append(cuts, len(arg))
+	src := arg[:cuts[0]]
 	if src == "" {
 		return sp, fmt.Errorf("script spec %q: no file or app name before the options", arg)
 	}
@@ -102,7 +104,11 @@ func parseSpec(arg string) (Spec, error) {
 		return sp, fmt.Errorf("script spec %q: %q is not a file or app name (options follow it as :key=value)", arg, src)
 	}
 	sp.Path = src
-	for _, kv := range parts[first:] {
+	var parts []string
+	for i := 0; i+1 < len(cuts); i++ {
+		parts = append(parts, arg[cuts[i]+1:cuts[i+1]])
+	}
+	for _, kv := range parts {
 		k, v, _ := strings.Cut(kv, "=")
 		k = strings.TrimSpace(k)
 		if k == "" || strings.ContainsAny(k, " \t") {
@@ -137,6 +143,22 @@ func parseSpec(arg string) (Spec, error) {
 		}
 	}
 	return sp, nil
+}
+
+// optionAt reports whether s starts with `key=` (key: letters, digits, '_',
+// '-', '.').
+func optionAt(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '=':
+			return i > 0
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '-', c == '.':
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // resolveSpec decides between a file and a built-in app and sets the
