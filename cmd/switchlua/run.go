@@ -15,13 +15,3 @@ func runCommand() *cli.Command {
 	}
 }
 
-func serveCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "serve",
-		Usage: "run scripts on the inbound calls of one or more nodes until signalled",
-		Flags: append(hostFlags(), logFlags()...),
-		Action: func(c *cli.Context) error {
-			return usageErr("serve: not wired yet")
-		},
-	}
-}

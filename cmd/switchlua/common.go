@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/switchlua/switchlua/bindings"
+	"github.com/switchlua/switchlua/host"
+	"github.com/switchlua/switchlua/host/apps"
+	"github.com/switchlua/switchlua/host/metrics"
+	"github.com/switchlua/switchlua/models"
+)
+
+// appFlags are the script flags of run and serve.
+func appFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: "script", Usage: "Lua script `FILE.lua` or built-in app NAME (see list-apps); options follow as :k=v — :weight=N (share of originated calls), :app=ID (compose scripts under one app), anything else reaches setup(ctx) as ctx.args; repeatable"},
+		&cli.BoolFlag{Name: "no-reload", Usage: "do not apply saved scripts live (hot reload is on by default)"},
+		&cli.BoolFlag{Name: "unsafe", Usage: "open the full Lua standard library (io, os, debug) to the scripts"},
+	}
+}
+
+// metricsFlags are the Prometheus flags of run and serve.
+func metricsFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `HOST:PORT` (GET /metrics); loopback only unless --metrics-allow-remote"},
+		&cli.BoolFlag{Name: "metrics-allow-remote", Usage: "allow --metrics-addr on a non-loopback address"},
+	}
+}
+
+// setup is what run and serve share: logging, the apps, metrics, the Pool.
+type setup struct {
+	c   *cli.Context
+	con *console
+	log *slog.Logger
+	tty bool
+
+	mgr     *apps.Manager
+	metrics *metrics.Metrics
+	msrv    *metrics.Server
+	pool    *host.Pool
+
+	onScriptError func()
+	onReload      func()
+}
+
+// newSetup builds the logger (on a console that can keep a status line) and
+// the apps (compiled now, so a broken script is an error before anything
+// else starts).
+func newSetup(c *cli.Context) (*setup, error) {
+	s := &setup{c: c, con: newConsole(c.App.ErrWriter), tty: isTerminal(c.App.ErrWriter)}
+	log, err := newLogger(c, s.con)
+	if err != nil {
+		return nil, err
+	}
+	s.log = log
+	s.metrics = metrics.New()
+	return s, nil
+}
+
+// loadApps parses and compiles the --script specs.
+func (s *setup) loadApps(defaultApp string) error {
+	specs, err := apps.ParseSpecs(s.c.StringSlice("script"))
+	if err != nil {
+		return err
+	}
+	s.mgr, err = apps.New(specs, apps.Options{
+		NoReload:   s.c.Bool("no-reload"),
+		DefaultApp: defaultApp,
+		Logger:     s.log,
+		OnReload: func(r apps.Reload) {
+			s.metrics.Reloaded(r.OK)
+			if r.OK && s.onReload != nil {
+				s.onReload()
+			}
+		},
+	})
+	return err
+}
+
+// startMetrics starts the Prometheus endpoint of --metrics-addr, if given.
+func (s *setup) startMetrics() error {
+	addr := s.c.String("metrics-addr")
+	if addr == "" {
+		return nil
+	}
+	srv, err := s.metrics.Start(addr, s.c.Bool("metrics-allow-remote"))
+	if err != nil {
+		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
+	}
+	s.msrv = srv
+	s.log.Info("metrics endpoint", "url", srv.URL())
+	return nil
+}
+
+// hostConfig is the Listener configuration with the metrics hooks.
+func (s *setup) hostConfig(password string) host.Config {
+	cfg := host.Config{
+		Password: password,
+		Logger:   s.log,
+		Runtime: bindings.Options{
+			Unsafe: s.c.Bool("unsafe"),
+			Logger: s.log,
+		},
+	}
+	m := s.metrics
+	cfg.Runtime.OnCallback = func(ci bindings.CallbackInfo) {
+		m.ObserveCallback(ci.App, ci.Duration)
+		if ci.Err != nil {
+			m.ScriptError(ci.App)
+			if s.onScriptError != nil {
+				s.onScriptError()
+			}
+		}
+	}
+	cfg.OnJob = func(j *models.Job, _ *models.Session) {
+		if !j.Successful() {
+			m.JobFailed(j.Cause())
+		}
+	}
+	s.mgr.Configure(&cfg)
+	return cfg
+}
+
+// dial connects the Pool and loads the apps on it.
+func (s *setup) dial(ctx context.Context, nodes []string, cfg host.Config) error {
+	pool, err := dialNodes(ctx, nodes, cfg)
+	if err != nil {
+		return err
+	}
+	s.pool = pool
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := s.mgr.Load(lctx, pool); err != nil {
+		return err
+	}
+	return nil
+}
+
+// close stops what setup started, in reverse order.
+func (s *setup) close() {
+	if s.mgr != nil {
+		_ = s.mgr.Close()
+	}
+	if s.pool != nil {
+		_ = s.pool.Close()
+	}
+	if s.msrv != nil {
+		_ = s.msrv.Close()
+	}
+}
+
+// nodeMetrics copies the Listeners' counters into the Prometheus metrics:
+// gauges (sessions, calls, queue depth) are set, counters (hangups by cause,
+// reconnects) advance by what changed since the last poll.
+type nodeMetrics struct {
+	m    *metrics.Metrics
+	mu   sync.Mutex
+	prev map[string]host.Stats
+	node map[string]*metrics.Node
+}
+
+func newNodeMetrics(m *metrics.Metrics) *nodeMetrics {
+	return &nodeMetrics{m: m, prev: map[string]host.Stats{}, node: map[string]*metrics.Node{}}
+}
+
+func (n *nodeMetrics) poll(p *host.Pool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, l := range p.Listeners() {
+		st := l.Stats()
+		name := l.Node()
+		nm := n.node[name]
+		if nm == nil {
+			nm = n.m.Node(name)
+			n.node[name] = nm
+		}
+		nm.SetSessions(st.Sessions)
+		nm.SetCalls(st.Calls)
+		nm.SetQueueDepth(st.Queued)
+		prev := n.prev[name]
+		for i := prev.Reconnects; i < st.Reconnects; i++ {
+			nm.Reconnected()
+		}
+		for cause, v := range st.HangupCauses {
+			for i := prev.HangupCauses[cause]; i < v; i++ {
+				n.m.Hangup(cause)
+			}
+		}
+		n.prev[name] = st
+	}
+}
+
+// run polls every second until ctx ends, then once more.
+func (n *nodeMetrics) run(ctx context.Context, p *host.Pool) {
+	tk := time.NewTicker(time.Second)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			n.poll(p)
+			return
+		case <-tk.C:
+			n.poll(p)
+		}
+	}
+}
+
+// signals turns the first SIGINT/SIGTERM into a cancelled context and a
+// second one into an immediate exit (status 130).
+type signals struct {
+	ch     chan os.Signal
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+// watchSignals starts watching; onFirst runs (on the signal goroutine) at
+// the first signal.
+func watchSignals(parent context.Context, onFirst func(os.Signal), onSecond func()) *signals {
+	s := &signals{ch: make(chan os.Signal, 2)}
+	s.ctx, s.cancel = context.WithCancel(parent)
+	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case sig := <-s.ch:
+			if onFirst != nil {
+				onFirst(sig)
+			}
+			s.cancel()
+		case <-parent.Done():
+			return
+		}
+		if _, ok := <-s.ch; ok {
+			if onSecond != nil {
+				onSecond()
+			}
+			os.Exit(exitInterrupts)
+		}
+	}()
+	return s
+}
+
+// stop stops watching (the channel is closed so the goroutine ends).
+func (s *signals) stop() {
+	s.once.Do(func() {
+		signal.Stop(s.ch)
+		close(s.ch)
+		s.cancel()
+	})
+}
