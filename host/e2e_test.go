@@ -529,7 +529,7 @@ func TestE2EReconnectReconcile(t *testing.T) {
 	eventually(t, 5*time.Second, "the killed channels to go", func() bool { return sim.ActiveChannels() == 2 })
 	eventually(t, 10*time.Second, "reconnect and reconcile", func() bool {
 		st := l.Stats()
-		return st.Reconnects == 1 && st.Vanished == 4
+		return st.Reconnects == 1 && st.Vanished == 4 && st.Sessions == 2
 	})
 	st := l.Stats()
 	if st.Sessions != 2 || st.Calls != 1 || st.HangupCauses[CauseVanished] != 4 || !st.Connected {

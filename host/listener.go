@@ -106,6 +106,11 @@ type Config struct {
 	// OnCallEnd, if set, is called on the Listener goroutine when a call's
 	// last leg is destroyed. It must not block.
 	OnCallEnd func(CallEnd)
+	// OnEvent, if set, is called on the Listener goroutine for every event
+	// after the tracking and the apps have seen it; s is its session (nil if
+	// untracked, e.g. HEARTBEAT). For metrics and Go observers. It must not
+	// block nor keep ev (or strings from it) for long.
+	OnEvent func(ev models.Event, s *models.Session)
 	// OnJob, if set, is called on the Listener goroutine when a bgapi job the
 	// Listener launched completes or fails; s is the session it originated,
 	// nil if none (e.g. a failed originate). It must not block.
@@ -153,6 +158,9 @@ type CallEnd struct {
 	Legs       int       // sessions the call had
 	// Active sessions and calls on the node once this call left.
 	ActiveSessions, ActiveCalls int
+	// SessionsAtCreate is the node's active sessions when the first leg was
+	// created (this leg included).
+	SessionsAtCreate int
 	// FailedCalls is the node's count of failed calls so far, this one included.
 	FailedCalls uint64
 }
@@ -248,6 +256,7 @@ type callEntry struct {
 	live      int // legs not destroyed yet
 	legs      int
 	jobLaunch time.Time
+	sessAt    int // active sessions when the call was created
 }
 
 // SendAsync sends cmd for the session; done runs on the Listener goroutine.

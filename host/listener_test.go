@@ -50,7 +50,17 @@ func onLoop(t *testing.T, l *Listener, fn func()) {
 
 func TestTrackSelfCall(t *testing.T) {
 	var ends []CallEnd
-	l, c, rt := newTestListener(t, Config{OnCallEnd: func(e CallEnd) { ends = append(ends, e) }})
+	var seen []string
+	l, c, rt := newTestListener(t, Config{
+		OnCallEnd: func(e CallEnd) { ends = append(ends, e) },
+		OnEvent: func(ev models.Event, s *models.Session) {
+			id := "nil"
+			if s != nil {
+				id = s.UUID
+			}
+			seen = append(seen, ev.Name()+" "+id)
+		},
+	})
 	selfCall(c, "out-1", "in-1", "toneplay")
 	c.sync(t)
 	onLoop(t, l, func() {
@@ -90,6 +100,12 @@ func TestTrackSelfCall(t *testing.T) {
 		}
 		if e.Caller.Create.IsZero() || e.Caller.Answer.IsZero() || e.Callee.Answer.IsZero() || e.Callee.Hangup.IsZero() {
 			t.Fatalf("call end times %+v", e)
+		}
+		if e.SessionsAtCreate != 1 || e.ActiveSessions != 0 || e.ActiveCalls != 0 {
+			t.Fatalf("call end counts %+v", e)
+		}
+		if len(seen) != 10 || seen[0] != "CHANNEL_CREATE out-1" || seen[9] != "CHANNEL_DESTROY out-1" {
+			t.Fatalf("OnEvent saw %q", seen)
 		}
 	})
 	// The runtime saw every event, in order, and each session went.

@@ -92,7 +92,6 @@ func parseShowChannels(reply string) map[string]bool {
 func (l *Listener) vanish(e *entry) {
 	s := e.s
 	l.log.Warn("session vanished while disconnected; closing it", "uuid", s.UUID, "app", s.AppID, "cause", CauseVanished)
-	l.count(func(st *Stats) { st.Vanished++ })
 	now := time.Now()
 	if !s.Hungup {
 		l.onEvent(synthEvent("CHANNEL_HANGUP", s.UUID, CauseVanished, now))
@@ -100,6 +99,7 @@ func (l *Listener) vanish(e *entry) {
 	if !e.gone {
 		l.onEvent(synthEvent("CHANNEL_DESTROY", s.UUID, CauseVanished, now))
 	}
+	l.count(func(st *Stats) { st.Vanished++ })
 }
 
 // event is a small models.Event the Listener makes itself.

@@ -33,11 +33,17 @@ func (l *Listener) onEvent(ev models.Event) {
 	uuid := ev.UUID()
 	if uuid == "" {
 		l.rt.Dispatch(nil, ev) // HEARTBEAT, custom events, ...
+		if l.cfg.OnEvent != nil {
+			l.cfg.OnEvent(ev, nil)
+		}
 		return
 	}
 	e := l.sessions[uuid]
 	if e == nil {
 		l.nUntracked++
+		if l.cfg.OnEvent != nil {
+			l.cfg.OnEvent(ev, nil)
+		}
 		return
 	}
 	s := e.s
@@ -63,6 +69,9 @@ func (l *Listener) onEvent(ev models.Event) {
 	case models.EvDestroy:
 		l.destroy(e)
 	}
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev, s)
+	}
 	if len(l.waiters) > 0 && !e.gone {
 		l.checkWaitersOf(e)
 	}
@@ -79,6 +88,9 @@ func (l *Listener) onCreate(ev models.Event) {
 	if e := l.sessions[uuid]; e != nil {
 		e.s.Update(ev)
 		l.rt.Dispatch(e.s, ev)
+		if l.cfg.OnEvent != nil {
+			l.cfg.OnEvent(ev, e.s)
+		}
 		if len(l.waiters) > 0 {
 			l.checkWaitersOf(e)
 		}
@@ -131,9 +143,13 @@ func (l *Listener) onCreate(ev models.Event) {
 		if newCall {
 			st.Calls++
 			st.TotalCalls++
+			ce.sessAt = st.Sessions
 		}
 	})
 	l.rt.Dispatch(s, ev)
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev, s)
+	}
 }
 
 // destroy forgets a session after its CHANNEL_DESTROY; the call goes when
@@ -182,7 +198,7 @@ func (l *Listener) destroy(e *entry) {
 	e.s, e.call = nil, nil
 	if callEnded && l.cfg.OnCallEnd != nil {
 		first, last := ce.c.First(), ce.c.Last()
-		end.Node, end.Key, end.Legs, end.JobLaunch = l.node, ce.c.UUID, ce.legs, ce.jobLaunch
+		end.Node, end.Key, end.Legs, end.JobLaunch, end.SessionsAtCreate = l.node, ce.c.UUID, ce.legs, ce.jobLaunch, ce.sessAt
 		if first != nil {
 			end.App, end.Cause, end.CallerUUID, end.Caller, end.Answered = first.AppID, first.Cause, first.UUID, first.Times, first.Answered
 		}
@@ -199,10 +215,13 @@ func (l *Listener) onJobEvent(ev models.Event) {
 	j := l.jobs[ev.Get("Job-UUID")]
 	if j == nil {
 		l.rt.Dispatch(nil, ev)
-		return
+	} else {
+		j.Complete(ev)
+		l.finishJob(j)
 	}
-	j.Complete(ev)
-	l.finishJob(j)
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev, nil)
+	}
 }
 
 // failJob fails a pending job (a refused bgapi, a lost connection).
