@@ -141,8 +141,8 @@ func (l *leg) runMsg(m *appCall, x int) {
 	if loops == 0 {
 		loops = 1
 	}
-	l.setVar("current_loop", strconv.Itoa(x+1))
-	l.setVar("total_loops", strconv.Itoa(loops))
+	l.vars.setLine(vnCurrentLoop.name, vnCurrentLoop.bit, l.s.line(vnCurrentLoop, strconv.Itoa(x+1)))
+	l.vars.setLine(vnTotalLoops.name, vnTotalLoops.bit, l.s.line(vnTotalLoops, strconv.Itoa(loops)))
 	start := time.Now()
 	l.exec(*m, func() {
 		if !l.down && !l.lastBroken && (loops < 0 || x+1 < loops) && time.Since(start) >= 500*time.Millisecond {
@@ -172,8 +172,8 @@ func (l *leg) exec(a appCall, next func()) {
 	if uuid == "" {
 		uuid = s.newUUID()
 	}
-	l.vars.setLine(vnCurrentApp.name, vnCurrentApp.bit, varLine(vnCurrentApp.name, a.name))
-	l.vars.setLine(vnCurrentAppData.name, vnCurrentAppData.bit, varLine(vnCurrentAppData.name, a.arg))
+	l.vars.setLine(vnCurrentApp.name, vnCurrentApp.bit, s.line(vnCurrentApp, a.name))
+	l.vars.setLine(vnCurrentAppData.name, vnCurrentAppData.bit, s.line(vnCurrentAppData, a.arg))
 	l.vars.setLine(vnCurrentAppResponse.name, vnCurrentAppResponse.bit, "")
 	l.lastApp, l.lastArg = a.name, a.arg
 	e := ev{typ: evChannelExecute, site: siteExecute, leg: l}
@@ -240,17 +240,22 @@ func (r *appRun) cut(hangup bool) {
 
 // setResponse sets current_application_response.
 func (l *leg) setResponse(v string) {
-	l.vars.setLine(vnCurrentAppResponse.name, vnCurrentAppResponse.bit, varLine(vnCurrentAppResponse.name, v))
+	l.vars.setLine(vnCurrentAppResponse.name, vnCurrentAppResponse.bit, l.s.line(vnCurrentAppResponse, v))
 }
 
 // setVar sets a channel variable, keeping the fields that mirror variables.
 func (l *leg) setVar(name, value string) {
 	l.vars.set(name, value)
+	l.syncVar(name)
+}
+
+// syncVar refreshes the fields that mirror variables after name changed.
+func (l *leg) syncVar(name string) {
 	switch name {
 	case "call_uuid":
-		l.callUUID = value
+		l.callUUID, _ = l.vars.get(name)
 	case "presence_id":
-		l.presenceID = value
+		l.presenceID, _ = l.vars.get(name)
 	}
 }
 

@@ -13,24 +13,29 @@ type sipProfile struct {
 	ip      string
 	port    int
 	context string
+	hp      string // ip:port
 }
 
-func (p *sipProfile) hostport() string { return net.JoinHostPort(p.ip, strconv.Itoa(p.port)) }
-func (p *sipProfile) url() string      { return "sip:mod_sofia@" + p.hostport() }
+func (p *sipProfile) hostport() string { return p.hp }
+func (p *sipProfile) url() string      { return "sip:mod_sofia@" + p.hp }
 
-func (s *Sim) profiles() [2]sipProfile {
-	return [2]sipProfile{
-		{"internal", s.cfg.SIPIP, s.cfg.InternalPort, s.cfg.InternalContext},
-		{"external", s.cfg.SIPIP, s.cfg.ExternalPort, s.cfg.ExternalContext},
+func newProfiles(cfg Config) [2]sipProfile {
+	ps := [2]sipProfile{
+		{name: "internal", ip: cfg.SIPIP, port: cfg.InternalPort, context: cfg.InternalContext},
+		{name: "external", ip: cfg.SIPIP, port: cfg.ExternalPort, context: cfg.ExternalContext},
 	}
+	for i := range ps {
+		ps[i].hp = net.JoinHostPort(ps[i].ip, strconv.Itoa(ps[i].port))
+	}
+	return ps
 }
+
+func (s *Sim) profiles() [2]sipProfile { return s.profs }
 
 func (s *Sim) profileByName(name string) *sipProfile {
-	ps := s.profiles()
-	for i := range ps {
-		if ps[i].name == name {
-			p := ps[i]
-			return &p
+	for i := range s.profs {
+		if s.profs[i].name == name {
+			return &s.profs[i]
 		}
 	}
 	return nil
@@ -41,11 +46,9 @@ func (s *Sim) profileAt(host string, port int) *sipProfile {
 	if host != s.cfg.SIPIP && !(s.cfg.SIPIP == "127.0.0.1" && host == "localhost") {
 		return nil
 	}
-	ps := s.profiles()
-	for i := range ps {
-		if ps[i].port == port {
-			p := ps[i]
-			return &p
+	for i := range s.profs {
+		if s.profs[i].port == port {
+			return &s.profs[i]
 		}
 	}
 	return nil
@@ -461,6 +464,7 @@ func (s *Sim) startSelfCall(c *call) {
 
 	// the outbound leg
 	o := s.newLeg(ouuid, true, "sofia/"+c.oprof.name+"/"+c.user+"@"+c.host)
+	o.vars.lines = make([]string, 0, 160)
 	c.out, o.call = o, c
 	o.prof.cidName, o.prof.cidNum = c.cidName, c.cidNum
 	o.prof.origCidName, o.prof.origNum = c.cidName, c.cidNum
@@ -479,6 +483,7 @@ func (s *Sim) startSelfCall(c *call) {
 
 	// the inbound leg, parked in the profile's context
 	in := s.newLeg("", false, "sofia/"+c.iprof.name+"/"+c.cidNum+"@"+c.ip())
+	in.vars.lines = make([]string, 0, 160)
 	c.in, in.call = in, c
 	o.peer, in.peer = in, o
 	name := c.cidName

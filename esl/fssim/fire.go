@@ -84,7 +84,7 @@ type evBuf struct {
 	refs atomic.Int32
 }
 
-var evPool = sync.Pool{New: func() any { return &evBuf{buf: make([]byte, 0, 8192)} }}
+var evPool = sync.Pool{New: func() any { return &evBuf{buf: make([]byte, 0, 16384)} }}
 
 // frameRoom is the space reserved before an event for its frame header.
 const frameRoom = 64

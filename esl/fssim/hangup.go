@@ -267,59 +267,96 @@ func (s *Sim) hangup(l *leg, cause string, local bool) {
 
 func (l *leg) fireState() { l.s.fireLeg(evChannelState, siteState, l) }
 
+// CDR variable names, in the order switch_channel_set_timestamps sets them.
+var (
+	vnHangupCause, vnHangupQ850, vnDigitsDialed = vn("hangup_cause"), vn("hangup_cause_q850"), vn("digits_dialed")
+	vnStartStamp, vnProfileStartStamp           = vn("start_stamp"), vn("profile_start_stamp")
+	vnAnswerStamp, vnBridgeStamp                = vn("answer_stamp"), vn("bridge_stamp")
+	vnProgressStamp, vnProgressMediaStamp       = vn("progress_stamp"), vn("progress_media_stamp")
+	vnEndStamp                                  = vn("end_stamp")
+	cdrEpochs1                                  = epochNames("start", "profile_start", "answer", "bridge", "last_hold")
+	cdrHold                                     = []varName{vn("hold_accum_seconds"), vn("hold_accum_usec"), vn("hold_accum_ms")}
+	cdrEpochs2                                  = epochNames("resurrect", "progress", "progress_media", "end")
+	vnLastApp, vnLastArg, vnCallerID            = vn("last_app"), vn("last_arg"), vn("caller_id")
+	cdrDurations                                = []varName{vn("duration"), vn("billsec"), vn("progresssec"),
+		vn("answersec"), vn("waitsec"), vn("progress_mediasec"), vn("flow_billsec"), vn("mduration"), vn("billmsec"),
+		vn("progressmsec"), vn("answermsec"), vn("waitmsec"), vn("progress_mediamsec"), vn("flow_billmsec"),
+		vn("uduration"), vn("billusec"), vn("progressusec"), vn("answerusec"), vn("waitusec"),
+		vn("progress_mediausec"), vn("flow_billusec")}
+	vnIsLoopback = vn("is_loopback")
+	rtpCounts    = []varName{vn("rtp_audio_in_raw_bytes"), vn("rtp_audio_in_media_bytes"),
+		vn("rtp_audio_in_packet_count"), vn("rtp_audio_in_media_packet_count")}
+	rtpMiddle = []staticVar{sv("rtp_audio_in_skip_packet_count", "0"), sv("rtp_audio_in_jitter_packet_count", "0"),
+		sv("rtp_audio_in_dtmf_packet_count", "0"), sv("rtp_audio_in_cng_packet_count", "0"),
+		sv("rtp_audio_in_flush_packet_count", "0"), sv("rtp_audio_in_largest_jb_size", "0"),
+		sv("rtp_audio_in_jitter_min_variance", "0.00"), sv("rtp_audio_in_jitter_max_variance", "0.00"),
+		sv("rtp_audio_in_jitter_loss_rate", "0.00"), sv("rtp_audio_in_jitter_burst_rate", "0.00"),
+		sv("rtp_audio_in_mean_interval", "20.00"), sv("rtp_audio_in_flaw_total", "0"),
+		sv("rtp_audio_in_quality_percentage", "100.00"), sv("rtp_audio_in_mos", "4.50")}
+	rtpOutCounts = []varName{vn("rtp_audio_out_raw_bytes"), vn("rtp_audio_out_media_bytes"),
+		vn("rtp_audio_out_packet_count"), vn("rtp_audio_out_media_packet_count")}
+	rtpTail = []staticVar{sv("rtp_audio_out_skip_packet_count", "0"), sv("rtp_audio_out_dtmf_packet_count", "0"),
+		sv("rtp_audio_out_cng_packet_count", "0"), sv("rtp_audio_rtcp_packet_count", "0"),
+		sv("rtp_audio_rtcp_octet_count", "0")}
+	dispositions = map[string]staticVar{}
+)
+
+func init() {
+	for _, d := range []string{"send_bye", "send_cancel", "send_refuse", "recv_bye", "recv_cancel", "recv_refuse"} {
+		dispositions[d] = sv("sip_hangup_disposition", d)
+	}
+}
+
+func epochNames(prefixes ...string) [][2]varName {
+	out := make([][2]varName, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = [2]varName{vn(p + "_epoch"), vn(p + "_uepoch")}
+	}
+	return out
+}
+
 // cdrVars sets switch_channel_set_timestamps's variables (and the SIP hangup
 // disposition and RTP statistics sofia adds) before CHANNEL_HANGUP_COMPLETE.
 func (l *leg) cdrVars(local, established bool) {
 	p := &l.prof
-	l.setVar("hangup_cause", l.cause)
-	l.setVar("hangup_cause_q850", strconv.Itoa(q850(l.cause)))
+	b := &l.s.batch
+	b.reset()
+	b.set(vnHangupCause, l.cause)
+	b.setInt(vnHangupQ850, int64(q850(l.cause)))
 	if len(l.dtmfLog) > 0 {
-		l.setVar("digits_dialed", string(l.dtmfLog))
+		b.set(vnDigitsDialed, string(l.dtmfLog))
 	} else {
-		l.setVar("digits_dialed", "none")
+		b.set(vnDigitsDialed, "none")
 	}
-	stamp := func(us int64) string { return time.UnixMicro(us).Format("2006-01-02 15:04:05") }
-	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
-	l.setVar("start_stamp", stamp(p.created))
-	l.setVar("profile_start_stamp", stamp(p.created))
-	if p.answered != 0 {
-		l.setVar("answer_stamp", stamp(p.answered))
+	stamp := func(n varName, us int64) {
+		if us != 0 {
+			b.set(n, time.UnixMicro(us).Format("2006-01-02 15:04:05"))
+		}
 	}
-	if p.bridged != 0 {
-		l.setVar("bridge_stamp", stamp(p.bridged))
+	stamp(vnStartStamp, p.created)
+	stamp(vnProfileStartStamp, p.created)
+	stamp(vnAnswerStamp, p.answered)
+	stamp(vnBridgeStamp, p.bridged)
+	stamp(vnProgressStamp, p.progress)
+	stamp(vnProgressMediaStamp, p.progressMedia)
+	stamp(vnEndStamp, p.hungup)
+	for i, us := range []int64{p.created, p.created, p.answered, p.bridged, 0} {
+		b.setInt(cdrEpochs1[i][0], us/1e6)
+		b.setInt(cdrEpochs1[i][1], us)
 	}
-	if p.progress != 0 {
-		l.setVar("progress_stamp", stamp(p.progress))
+	for _, n := range cdrHold {
+		b.setInt(n, 0)
 	}
-	if p.progressMedia != 0 {
-		l.setVar("progress_media_stamp", stamp(p.progressMedia))
+	for i, us := range []int64{0, p.progress, p.progressMedia, p.hungup} {
+		b.setInt(cdrEpochs2[i][0], us/1e6)
+		b.setInt(cdrEpochs2[i][1], us)
 	}
-	l.setVar("end_stamp", stamp(p.hungup))
-	epochs := []struct {
-		name string
-		us   int64
-	}{{"start", p.created}, {"profile_start", p.created}, {"answer", p.answered}, {"bridge", p.bridged},
-		{"last_hold", 0}}
-	for _, x := range epochs {
-		l.setVar(x.name+"_epoch", itoa(x.us/1e6))
-		l.setVar(x.name+"_uepoch", itoa(x.us))
-	}
-	l.setVar("hold_accum_seconds", "0")
-	l.setVar("hold_accum_usec", "0")
-	l.setVar("hold_accum_ms", "0")
-	for _, x := range []struct {
-		name string
-		us   int64
-	}{{"resurrect", 0}, {"progress", p.progress}, {"progress_media", p.progressMedia}, {"end", p.hungup}} {
-		l.setVar(x.name+"_epoch", itoa(x.us/1e6))
-		l.setVar(x.name+"_uepoch", itoa(x.us))
-	}
-	l.setVar("last_app", l.lastApp)
-	l.setVar("last_arg", l.lastArg)
+	b.set(vnLastApp, l.lastApp)
+	b.set(vnLastArg, l.lastArg)
 	if p.cidName != "" {
-		l.setVar("caller_id", "\""+p.cidName+"\" <"+p.cidNum+">")
+		b.set(vnCallerID, "\""+p.cidName+"\" <"+p.cidNum+">")
 	} else {
-		l.setVar("caller_id", p.cidNum)
+		b.set(vnCallerID, p.cidNum)
 	}
 	since := func(from, to int64) (sec, msec, usec int64) {
 		if from == 0 || to == 0 {
@@ -340,64 +377,46 @@ func (l *leg) cdrVars(local, established bool) {
 	if p.bridged > p.created {
 		wait, mwait, uwait = since(p.created, p.bridged)
 	}
-	for _, x := range []struct {
-		name string
-		v    int64
-	}{{"duration", dur}, {"billsec", bill}, {"progresssec", prog}, {"answersec", ans}, {"waitsec", wait},
-		{"progress_mediasec", pm}, {"flow_billsec", flow}, {"mduration", mdur}, {"billmsec", mbill},
-		{"progressmsec", mprog}, {"answermsec", mans}, {"waitmsec", mwait}, {"progress_mediamsec", mpm},
-		{"flow_billmsec", mflow}, {"uduration", udur}, {"billusec", ubill}, {"progressusec", uprog},
-		{"answerusec", uans}, {"waitusec", uwait}, {"progress_mediausec", upm}, {"flow_billusec", uflow}} {
-		l.setVar(x.name, itoa(x.v))
+	for i, v := range [...]int64{dur, bill, prog, ans, wait, pm, flow, mdur, mbill, mprog, mans, mwait, mpm, mflow,
+		udur, ubill, uprog, uans, uwait, upm, uflow} {
+		b.setInt(cdrDurations[i], v)
 	}
 	c := l.call
-	if c != nil && c.loopback {
-		l.setVar("is_loopback", "1")
-	}
-	if c == nil || c.loopback {
-		return
-	}
-	if local {
-		if _, ok := l.vars.get(vnSipHangupDisposition.name); !ok {
+	switch {
+	case c != nil && c.loopback:
+		b.setInt(vnIsLoopback, 1)
+	case c != nil:
+		if _, ok := l.vars.get(vnSipHangupDisposition.name); local && !ok {
+			d := "send_refuse"
 			switch {
 			case established:
-				l.setVar("sip_hangup_disposition", "send_bye")
+				d = "send_bye"
 			case l.out:
-				l.setVar("sip_hangup_disposition", "send_cancel")
-			default:
-				l.setVar("sip_hangup_disposition", "send_refuse")
+				d = "send_cancel"
+			}
+			b.setStatic(vnSipHangupDisposition, dispositions[d].line)
+		}
+		if l.media {
+			packets := int64(0)
+			if p.answered != 0 {
+				packets = (p.hungup - p.answered) / 20000
+			}
+			counts := [4]int64{packets * 172, packets * 160, packets, packets}
+			for i, n := range rtpCounts {
+				b.setInt(n, counts[i])
+			}
+			for _, v := range rtpMiddle {
+				b.setStatic(varName{v.name, v.bit}, v.line)
+			}
+			for i, n := range rtpOutCounts {
+				b.setInt(n, counts[i])
+			}
+			for _, v := range rtpTail {
+				b.setStatic(varName{v.name, v.bit}, v.line)
 			}
 		}
 	}
-	if l.media {
-		packets := int64(0)
-		if p.answered != 0 {
-			packets = (p.hungup - p.answered) / 20000
-		}
-		l.apply(c, rtpStatVars(packets))
-	}
-}
-
-// rtpStatVars are sofia's RTP statistics variables (plausible values).
-func rtpStatVars(packets int64) []vop {
-	n := strconv.FormatInt(packets, 10)
-	b := strconv.FormatInt(packets*172, 10)
-	m := strconv.FormatInt(packets*160, 10)
-	return []vop{
-		vS("rtp_audio_in_raw_bytes", b), vS("rtp_audio_in_media_bytes", m), vS("rtp_audio_in_packet_count", n),
-		vS("rtp_audio_in_media_packet_count", n), vS("rtp_audio_in_skip_packet_count", "0"),
-		vS("rtp_audio_in_jitter_packet_count", "0"), vS("rtp_audio_in_dtmf_packet_count", "0"),
-		vS("rtp_audio_in_cng_packet_count", "0"), vS("rtp_audio_in_flush_packet_count", "0"),
-		vS("rtp_audio_in_largest_jb_size", "0"), vS("rtp_audio_in_jitter_min_variance", "0.00"),
-		vS("rtp_audio_in_jitter_max_variance", "0.00"), vS("rtp_audio_in_jitter_loss_rate", "0.00"),
-		vS("rtp_audio_in_jitter_burst_rate", "0.00"), vS("rtp_audio_in_mean_interval", "20.00"),
-		vS("rtp_audio_in_flaw_total", "0"), vS("rtp_audio_in_quality_percentage", "100.00"),
-		vS("rtp_audio_in_mos", "4.50"), vS("rtp_audio_out_raw_bytes", b), vS("rtp_audio_out_media_bytes", m),
-		vS("rtp_audio_out_packet_count", n), vS("rtp_audio_out_media_packet_count", n),
-		vS("rtp_audio_out_skip_packet_count", "0"), vS("rtp_audio_out_dtmf_packet_count", "0"),
-		vS("rtp_audio_out_cng_packet_count", "0"), vS("rtp_audio_rtcp_packet_count", "0"),
-		vS("rtp_audio_rtcp_octet_count", "0"),
-	}
+	b.commit(l)
 }
 
 // stopTimers stops the timers of the leg's running applications (Close).

@@ -25,29 +25,32 @@ func vS(name, value string) vop                { return vop{name: vn(name), stat
 func vD(name string, f func(*call) string) vop { return vop{name: vn(name), dyn: f} }
 func vT(name string) vop                       { return vop{name: vn(name), touch: true} }
 
-// apply runs ops on l.
+// apply runs ops on l, building their lines into one string.
 func (l *leg) apply(c *call, ops []vop) {
+	b := &l.s.batch
+	b.reset()
 	for i := range ops {
 		op := &ops[i]
 		switch {
 		case op.splice == opOriginateVars:
 			for _, v := range c.vars {
-				l.setVar(v.name, v.value)
+				b.set(vn(v.name), v.value)
 			}
 		case op.splice == opSIPHeaders:
 			for _, v := range c.vars {
 				if len(v.name) > 6 && v.name[:6] == "sip_h_" {
-					l.setVar(v.name, v.value)
+					b.set(vn(v.name), v.value)
 				}
 			}
 		case op.touch:
-			l.vars.touch(op.name.name, op.name.bit)
+			b.touch(op.name)
 		case op.dyn != nil:
-			l.vars.setLine(op.name.name, op.name.bit, varLine(op.name.name, op.dyn(c)))
+			b.set(op.name, op.dyn(c))
 		default:
-			l.vars.setLine(op.name.name, op.name.bit, op.static)
+			b.setStatic(op.name, op.static)
 		}
 	}
+	b.commit(l)
 }
 
 const (

@@ -59,7 +59,12 @@ type Sim struct {
 	sessPeak5     int
 
 	stats counters
+	batch lineBatch          // scratch of leg.apply and cdrVars
+	lines map[lineKey]string // see Sim.line
+	// varIndex is the scratch name index of lineBatch.commitIndexed
+	varIndex map[string]int
 	wg    sync.WaitGroup
+	profs [2]sipProfile
 	// now is the clock of sessions-per-second (tests replace it)
 	now func() time.Time
 }
@@ -114,6 +119,8 @@ func New(cfg Config) *Sim {
 		spsTotal:    cfg.SessionsPerSecond,
 		logLevel:    7,
 		now:         time.Now,
+		lines:       make(map[lineKey]string),
+		varIndex:    make(map[string]int, 256),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -122,6 +129,7 @@ func New(cfg Config) *Sim {
 		s.cfg.CoreUUID = s.newUUID()
 	}
 	s.sps = s.spsTotal
+	s.profs = newProfiles(s.cfg)
 	b := make([]byte, 0, 256)
 	b = appendHeader(b, "Core-UUID", s.cfg.CoreUUID)
 	b = appendHeader(b, "FreeSWITCH-Hostname", cfg.Hostname)
