@@ -63,8 +63,8 @@ type Sim struct {
 	lines map[lineKey]string // see Sim.line
 	// varIndex is the scratch name index of lineBatch.commitIndexed
 	varIndex map[string]int
-	wg    sync.WaitGroup
-	profs [2]sipProfile
+	wg       sync.WaitGroup
+	profs    [2]sipProfile
 	// now is the clock of sessions-per-second (tests replace it)
 	now func() time.Time
 }
