@@ -187,3 +187,20 @@ func TestSyncCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAPICommand(t *testing.T) {
+	for in, want := range map[string]string{
+		"status":                     "api status",
+		"api status":                 "api status",
+		"bgapi originate x":          "bgapi originate x",
+		"sendmsg u\ncall-command: x": "sendmsg u\ncall-command: x",
+		"noevents":                   "api noevents",
+		"exit":                       "api exit",
+		"event plain ALL":            "api event plain ALL",
+		"log INFO hello":             "api log INFO hello",
+	} {
+		if got := apiCommand(in); got != want {
+			t.Errorf("apiCommand(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

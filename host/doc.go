@@ -18,4 +18,19 @@
 // are tracked by their Job-UUID. A parked inbound session that no app takes
 // is hung up after Config.ParkTimeout; after a reconnect, sessions that
 // vanished from FreeSWITCH are closed with CauseVanished.
+//
+// The Go API:
+//
+//   - Dial / DialPool connect; Listener.Load and Pool.Load install apps
+//     (bindings.AppSpec) and keep the node subscribed to exactly the events
+//     the apps and the tracking use.
+//   - Listener.Originate and BgAPI launch bgapi jobs (a models.Job, never
+//     blocking); BuildOriginate is switchio's originate command; Command runs
+//     one command and waits.
+//   - Listener.Do, WaitFor, WaitEvent, Session and Call reach the sessions,
+//     which belong to the Listener goroutine.
+//   - SyncCaller (switchy's sync_caller) makes one call at a time and returns
+//     its answered session, for functional tests of call apps.
+//   - Config.OnCallEnd, OnJob and OnEvent, and Stats, are what an
+//     originator, a CDR writer or metrics hook into.
 package host

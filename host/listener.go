@@ -99,8 +99,9 @@ type Config struct {
 	// and what the loaded apps use.
 	Events []string
 
-	// Runtime configures the node's Lua runtime. Its OnCallback, if set, is
-	// called after each callback run.
+	// Runtime configures the node's Lua runtime (CPU budget, sandbox, shared
+	// store, OnCallback for metrics...). Logger defaults to Config.Logger;
+	// OnEventsChange is the Listener's own.
 	Runtime bindings.Options
 
 	// OnCallEnd, if set, is called on the Listener goroutine when a call's
@@ -299,7 +300,6 @@ func dial(ctx context.Context, addr string, cfg Config, arrive func(models.Event
 	if ro.Logger == nil {
 		ro.Logger = cfg.Logger
 	}
-	ro.OnCallback = l.onCallback(cfg.Runtime.OnCallback)
 	ro.OnEventsChange = l.eventsChanged
 	rt, err := bindings.New(l, ro)
 	if err != nil {
@@ -341,12 +341,6 @@ func (l *Listener) start(c conn, rt appRuntime) {
 	go l.run()
 }
 
-// onCallback wraps the user's OnCallback (nothing to add yet, but it is the
-// one place callback runs pass through).
-func (l *Listener) onCallback(user func(bindings.CallbackInfo)) func(bindings.CallbackInfo) {
-	return user
-}
-
 // eventsChanged is called on the Listener goroutine when a script starts to
 // need an event the subscription may lack (an on(name, fn) after load, a
 // sess:wait for an event no script names). The subscription is updated off
@@ -382,18 +376,18 @@ func (l *Listener) Post(fn func()) {
 	l.in.push(item{kind: kindFunc, fn: fn})
 }
 
-// API sends `api cmd` (or cmd as it is when it is a raw ESL command such as
-// "bgapi ...", "sendmsg ...") on this node without waiting; done runs on the
+// API sends `api cmd` (or cmd as it is when it starts with "api ", "bgapi ",
+// "sendmsg" or "sendevent ") on this node without waiting; done runs on the
 // Listener goroutine with the reply. Part of bindings.Host.
 func (l *Listener) API(cmd string, done func(reply string, err error)) {
 	l.send(apiCommand(cmd), done)
 }
 
-// rawCommands are the ESL commands API passes through as they are.
-var rawCommands = []string{
-	"api ", "bgapi ", "sendmsg", "sendevent ", "event ", "filter ", "nixevent ",
-	"noevents", "log ", "nolog", "linger", "nolinger", "myevents", "divert_events ", "exit",
-}
+// rawCommands are the ESL commands API and Command pass through as they are.
+// The ones that change the connection itself (event, nixevent, noevents,
+// filter, exit, ...) are not among them: a script could silently break the
+// tracking with them. They go out as `api <cmd>` and FreeSWITCH refuses them.
+var rawCommands = []string{"api ", "bgapi ", "sendmsg", "sendevent "}
 
 func apiCommand(cmd string) string {
 	for _, p := range rawCommands {
@@ -420,7 +414,8 @@ func (l *Listener) send(cmd string, done func(string, error)) {
 }
 
 // Command runs one command on the node and waits for its reply: `api cmd`,
-// or cmd as it is when it is a raw ESL command ("bgapi ...", "sendmsg ...").
+// or cmd as it is when it starts with "api ", "bgapi ", "sendmsg" or
+// "sendevent ". (Subscriptions belong to the Listener: see Config.Events.)
 // A "-ERR" reply is an error whose text is the reply. For Go callers; never
 // call it on the Listener goroutine.
 func (l *Listener) Command(ctx context.Context, cmd string) (string, error) {
