@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/switchlua/switchlua/esl/fssim/fstest"
+	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/hotreload"
 	"github.com/switchlua/switchlua/hotreload/hrtest"
-	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/models"
 )
 
