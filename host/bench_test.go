@@ -167,6 +167,10 @@ func BenchmarkCallbackLatency(b *testing.B) {
 		fmt.Printf("bench: callback_latency_host_p99_us %.1f us\n", pct(lat.host, 99))
 		fmt.Printf("bench: callback_latency_events_per_write %.1f events\n", rate*2/float64(bursts))
 		fmt.Printf("bench: callback_latency_samples %d n\n", len(lat.wire))
+		// And at a fixed, moderate rate (20k events/s: ~500 call set-ups/s).
+		lat, _ = callbackLatency(b, frames, app, 20000, 2*time.Second)
+		fmt.Printf("bench: callback_latency_20k_p50_us %.0f us\n", pct(lat.wire, 50))
+		fmt.Printf("bench: callback_latency_20k_p99_us %.0f us\n", pct(lat.wire, 99))
 	})
 }
 

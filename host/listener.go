@@ -564,7 +564,8 @@ func (l *Listener) Subscribed() []string {
 }
 
 // Close stops the Listener: the runtime's apps get their teardown, waiters
-// get ErrClosed, the connection is closed. Idempotent.
+// get ErrClosed, the connection is closed. Idempotent. Never call it on the
+// Listener goroutine (a hook or a Lua-driven Go callback): it waits for it.
 func (l *Listener) Close() error {
 	var err error
 	l.closing.Do(func() {
