@@ -227,3 +227,40 @@ func TestListenAndServe(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// TestLoadCaptureFailures reproduces the failures of the load capture's run
+// before `fsctl sps 10000`: 100 self-calls offered at 20 calls/s (40 legs/s)
+// against sessions-per-second 30 saw 20 DESTINATION_OUT_OF_ORDER and 4
+// NORMAL_TEMPORARY_FAILURE (testdata/transcripts/README.md). The clock is
+// stepped 50 ms per call.
+func TestLoadCaptureFailures(t *testing.T) {
+	s, c := loggedIn(t, Config{})
+	c.cmd("event plain BACKGROUND_JOB")
+	var now time.Time
+	s.mu.Lock()
+	now = s.start.Add(300 * time.Millisecond)
+	s.now = func() time.Time { return now }
+	s.mu.Unlock()
+	var jobs []string
+	for i := 0; i < 100; i++ {
+		s.mu.Lock()
+		now = now.Add(50 * time.Millisecond)
+		s.mu.Unlock()
+		_, job := c.originate("load", "", "")
+		jobs = append(jobs, job)
+	}
+	c.api("status") // every job result is queued before this reply
+	causes := map[string]int{}
+	c.mu.Lock()
+	for _, e := range c.evlog {
+		if e.name() == "BACKGROUND_JOB" {
+			causes[strings.TrimSpace(e.evBody)]++
+		}
+	}
+	c.mu.Unlock()
+	dooo, ntf := causes["-ERR DESTINATION_OUT_OF_ORDER"], causes["-ERR NORMAL_TEMPORARY_FAILURE"]
+	// with this phase of the clock the model gives exactly the captured run's numbers
+	if dooo != 20 || ntf != 4 || len(causes) != 2 {
+		t.Errorf("failures %v, want 20 DESTINATION_OUT_OF_ORDER and 4 NORMAL_TEMPORARY_FAILURE", causes)
+	}
+}
