@@ -245,13 +245,22 @@ func (r *rig) idle(p *host.Pool, d time.Duration) host.Stats {
 // reload waits for the next reload outcome.
 func (r *rig) reload(d time.Duration) Reload {
 	r.t.Helper()
-	select {
-	case rl := <-r.reloads:
-		return rl
-	case <-time.After(d):
+	rl, ok := r.nextReload(d)
+	if !ok {
 		r.t.Fatalf("no reload within %v (stats %+v)", d, r.m.Stats())
 	}
-	return Reload{}
+	return rl
+}
+
+// nextReload waits for the next reload outcome; ok is false on timeout.
+// Safe from any goroutine.
+func (r *rig) nextReload(d time.Duration) (Reload, bool) {
+	select {
+	case rl := <-r.reloads:
+		return rl, true
+	case <-time.After(d):
+		return Reload{}, false
+	}
 }
 
 // num returns a number from the shared store (0 if unset).
