@@ -176,7 +176,7 @@ func TestE2EReloadUnderLoad(t *testing.T) {
 		}
 	})
 	var saveErr error
-	var peak int // calls in flight, sampled at each save
+	var peak int   // calls in flight, sampled at each save
 	wg.Go(func() { // 20 saves, 150 ms apart, from 300 ms on
 		time.Sleep(300 * time.Millisecond)
 		for v := 2; v <= saves+1; v++ {
