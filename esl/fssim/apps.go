@@ -318,8 +318,11 @@ func (l *leg) expand(s string) string {
 	}
 }
 
+// appPark parks: CHANNEL_PARK, then nothing until the park ends (hangup,
+// uuid_bridge, transfer), which fires CHANNEL_UNPARK.
 func appPark(l *leg, r *appRun) {
 	r.interruptible = true
+	r.stop = func(r *appRun, hangup bool) { l.s.fireLeg(evChannelUnpark, siteUnpark, l) }
 	l.s.fireLeg(evChannelPark, sitePark, l)
 }
 

@@ -43,17 +43,6 @@ func appendURLEncoded(dst []byte, s string) []byte {
 	return append(dst, s[start:]...)
 }
 
-// urlEncode is appendURLEncoded for a string, allocation-free when nothing
-// needs escaping.
-func urlEncode(s string) string {
-	for i := 0; i < len(s); i++ {
-		if urlUnsafe[s[i]] {
-			return string(appendURLEncoded(make([]byte, 0, len(s)+16), s))
-		}
-	}
-	return s
-}
-
 func unhex(c byte) (byte, bool) {
 	switch {
 	case c >= '0' && c <= '9':
@@ -106,13 +95,4 @@ func appendHeaderInt(dst []byte, name string, n int64) []byte {
 	dst = append(dst, ':', ' ')
 	dst = strconv.AppendInt(dst, n, 10)
 	return append(dst, '\n')
-}
-
-// headerLine returns the encoded line "name: urlencode(value)\n", or "" for an
-// empty value.
-func headerLine(name, value string) string {
-	if value == "" {
-		return ""
-	}
-	return string(appendHeader(make([]byte, 0, len(name)+len(value)+8), name, value))
 }

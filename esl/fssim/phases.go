@@ -63,27 +63,26 @@ const (
 )
 
 // Values computed per call.
-func (c *call) outUUID() string       { return c.out.uuid }
-func (c *call) inUUID() string        { return c.in.uuid }
-func (c *call) outSID() string        { return strconv.FormatUint(c.out.sid, 10) }
-func (c *call) inSID() string         { return strconv.FormatUint(c.in.sid, 10) }
-func (c *call) ip() string            { return c.s.cfg.SIPIP }
-func (c *call) hostport() string      { return c.host }
-func (c *call) destPort() string      { return strconv.Itoa(c.iprof.port) }
-func (c *call) oprofName() string     { return c.oprof.name }
-func (c *call) iprofName() string     { return c.iprof.name }
-func (c *call) oprofURL() string      { return c.oprof.url() }
-func (c *call) iprofURL() string      { return c.iprof.url() }
-func (c *call) oprofPort() string     { return strconv.Itoa(c.oprof.port) }
-func (c *call) oprofHostport() string { return c.oprof.hostport() }
-func (c *call) destUser() string      { return c.user }
-func (c *call) cid() string           { return c.cidNum }
-func (c *call) outName() string       { return c.out.name }
-func (c *call) inName() string        { return c.in.name }
-func (c *call) outPort() string       { return strconv.Itoa(c.oport) }
-func (c *call) inPort() string        { return strconv.Itoa(c.iport) }
-func (c *call) fromURI() string       { return c.cidNum + "@" + c.s.cfg.SIPIP }
-func (c *call) toURI() string         { return c.user + "@" + c.host }
+func (c *call) outUUID() string   { return c.out.uuid }
+func (c *call) inUUID() string    { return c.in.uuid }
+func (c *call) outSID() string    { return strconv.FormatUint(c.out.sid, 10) }
+func (c *call) inSID() string     { return strconv.FormatUint(c.in.sid, 10) }
+func (c *call) ip() string        { return c.s.cfg.SIPIP }
+func (c *call) hostport() string  { return c.host }
+func (c *call) destPort() string  { return strconv.Itoa(c.iprof.port) }
+func (c *call) oprofName() string { return c.oprof.name }
+func (c *call) iprofName() string { return c.iprof.name }
+func (c *call) oprofURL() string  { return c.oprof.url() }
+func (c *call) iprofURL() string  { return c.iprof.url() }
+func (c *call) oprofPort() string { return strconv.Itoa(c.oprof.port) }
+func (c *call) destUser() string  { return c.user }
+func (c *call) cid() string       { return c.cidNum }
+func (c *call) outName() string   { return c.out.name }
+func (c *call) inName() string    { return c.in.name }
+func (c *call) outPort() string   { return strconv.Itoa(c.oport) }
+func (c *call) inPort() string    { return strconv.Itoa(c.iport) }
+func (c *call) fromURI() string   { return c.cidNum + "@" + c.s.cfg.SIPIP }
+func (c *call) toURI() string     { return c.user + "@" + c.host }
 func (c *call) fullFrom() string {
 	if c.cidName != "" {
 		return "\"" + c.cidName + "\" <sip:" + c.fromURI() + ">;tag=" + c.fromTag

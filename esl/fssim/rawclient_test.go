@@ -2,7 +2,6 @@ package fssim
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -292,14 +291,6 @@ func loggedIn(t testing.TB, cfg Config) (*Sim, *rawClient) {
 	c := dialRaw(t, addr)
 	c.login("ClueCon")
 	return s, c
-}
-
-func fmtEvents(evs []*rawFrame) string {
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "%s %s %s\n", e.name(), e.ev("Unique-ID"), e.ev("Application"))
-	}
-	return b.String()
 }
 
 // dump writes everything received to $FSSIM_DUMP/<name>.raw (debugging aid).

@@ -111,32 +111,6 @@ func (v *varList) get(name string) (string, bool) {
 	return urlDecode(line[len(varPrefix)+len(name)+2 : len(line)-1]), true
 }
 
-// getFold is get with a case-insensitive name (event filters).
-func (v *varList) getFold(name string) (string, bool) {
-	for i := len(v.lines) - 1; i >= 0; i-- {
-		line := v.lines[i]
-		if line == "" {
-			continue
-		}
-		n := strings.IndexByte(line, ':')
-		if n > len(varPrefix) && strings.EqualFold(line[len(varPrefix):n], name) {
-			return urlDecode(line[n+2 : len(line)-1]), true
-		}
-	}
-	return "", false
-}
-
-// each calls fn with every name and decoded value in order.
-func (v *varList) each(fn func(name, value string)) {
-	for _, line := range v.lines {
-		if line == "" {
-			continue
-		}
-		n := strings.IndexByte(line, ':')
-		fn(line[len(varPrefix):n], urlDecode(line[n+2:len(line)-1]))
-	}
-}
-
 // varLine serializes one variable ("" for an empty value).
 func varLine(name, value string) string {
 	if value == "" {
