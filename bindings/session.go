@@ -31,7 +31,7 @@ type sessObj struct {
 func (so *sessObj) removeWaiter(co *coro) {
 	for i, w := range so.waiters {
 		if w == co {
-			so.waiters = append(so.waiters[:i], so.waiters[i+1:]...)
+			so.waiters = slices.Delete(so.waiters, i, i+1) // clears the tail: no finished coroutine stays pinned
 			return
 		}
 	}
@@ -40,7 +40,7 @@ func (so *sessObj) removeWaiter(co *coro) {
 func (so *sessObj) removeCmd(co *coro) {
 	for i, w := range so.cmds {
 		if w == co {
-			so.cmds = append(so.cmds[:i], so.cmds[i+1:]...)
+			so.cmds = slices.Delete(so.cmds, i, i+1)
 			return
 		}
 	}
