@@ -249,8 +249,6 @@ func apiUUIDBroadcast(s *Sim, arg string) string {
 	app := appCall{name: "playback", arg: f[1], msg: true}
 	if name, a, ok := strings.Cut(f[1], "::"); ok {
 		app = appCall{name: name, arg: a, msg: true}
-	} else if name, a, ok := strings.Cut(f[1], "!"); ok && !strings.Contains(name, "/") {
-		app = appCall{name: name, arg: a, msg: true}
 	}
 	targets := []*leg{}
 	if strings.Contains(flags, "aleg") || strings.Contains(flags, "both") {

@@ -439,6 +439,7 @@ func appSendDTMF(l *leg, r *appRun) {
 
 // appTransfer: the simulator has no dialplan; a transferred leg parks.
 func appTransfer(l *leg, r *appRun) {
+	l.prof.transferred = time.Now().UnixMicro()
 	l.ext = []appCall{{name: "park"}}
 	l.pumping = true
 	r.complete()

@@ -338,11 +338,18 @@ func (c *conn) serve() {
 	}
 	s.removeConn(c)
 	c.qmu.Lock()
-	if !c.closing {
+	closing := c.closing
+	if !closing {
 		c.dead = true
 	}
 	c.qmu.Unlock()
 	c.signal()
+	if closing {
+		// the goodbye is written unless the peer stops reading
+		_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	} else {
+		_ = c.nc.Close()
+	}
 	<-c.done
 }
 

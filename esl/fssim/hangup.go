@@ -229,7 +229,6 @@ func (s *Sim) hangup(l *leg, cause string, local bool) {
 	s.fireLeg(evChannelDestroy, siteDestroy, l)
 	l.runState = csDestroy
 	l.fireState()
-	l.destroyed = true
 	delete(s.legs, l.uuid)
 	s.stats.legsDestroyed++
 

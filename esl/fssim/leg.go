@@ -53,20 +53,18 @@ type profile struct {
 
 // leg is one channel. Every field is guarded by Sim.mu.
 type leg struct {
-	s     *Sim
-	uuid  string
-	out   bool // Call-Direction outbound
-	name  string
-	call  *call // the self-call (originate) this leg belongs to, if any
-	peer  *leg  // the other SIP end of a self-call, or the loopback twin
-	sid   uint64
-	ports struct{ media int }
+	s    *Sim
+	uuid string
+	out  bool // Call-Direction outbound
+	name string
+	call *call  // the self-call (originate) this leg belongs to, if any
+	peer *leg   // the other SIP end of a self-call, or the loopback twin
+	sid  uint64 // session_id
 
 	runState, stateNum, callState int
 	hitDialplan                   bool
 	answered, early, media        bool
 	down                          bool // hung up
-	destroyed                     bool
 	cause                         string
 	callUUID                      string // variable call_uuid (Channel-Call-UUID)
 	presenceID                    string
@@ -87,16 +85,13 @@ type leg struct {
 	bridged    *leg
 	bridgeRun  *appRun // the bridge app waiting on this leg's bridge
 	bridgeA    bool    // the originating side of the bridge
-	pumping    bool
-	lastBroken bool
-	rejectCode int
+	pumping    bool    // pump is running (it is not re-entered)
+	lastBroken bool    // the last application ended by uuid_break
+	rejectCode int     // the SIP status of a respond that rejected the call
 	records    map[string]*recording
-	// hangup bookkeeping
-	hangupDisposition string
-	localHangup       bool
 }
 
-// appData serializes the channel data of an event (switch_channel_event_set_data):
+// appendData serializes the channel data of an event (switch_channel_event_set_data):
 // basic data, the caller profile and, if withVars, the variables.
 func (l *leg) appendData(b []byte, withVars bool) []byte {
 	b = append(b, "Channel-State: "...)
