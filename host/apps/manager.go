@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -136,7 +137,9 @@ type Manager struct {
 	pools     []*host.Pool
 	listeners []*host.Listener
 
-	done chan struct{}
+	ctx    context.Context // cancelled by Close: stops a reload waiting for a node
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type app struct {
@@ -279,6 +282,7 @@ func New(specs []Spec, o Options) (*Manager, error) {
 			}
 		}
 	}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.done = make(chan struct{})
 	if m.w != nil {
 		go m.loop()
@@ -306,7 +310,7 @@ func (m *Manager) Apps() []App {
 	defer m.mu.Unlock()
 	out := make([]App, 0, len(m.apps))
 	for _, a := range m.apps {
-		ap := App{ID: a.id, Weight: a.weight, Args: a.args, Generation: a.live.Generation}
+		ap := App{ID: a.id, Weight: a.weight, Args: maps.Clone(a.args), Generation: a.live.Generation}
 		for _, sc := range a.scripts {
 			ap.Scripts = append(ap.Scripts, sc.path)
 		}
@@ -540,6 +544,7 @@ func (m *Manager) Close() error {
 	}
 	m.closed = true
 	m.mu.Unlock()
+	m.cancel()
 	var err error
 	if m.w != nil {
 		err = m.w.Close()

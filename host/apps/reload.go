@@ -1,7 +1,6 @@
 package apps
 
 import (
-	"context"
 	"path/filepath"
 	"time"
 
@@ -127,9 +126,12 @@ func (m *Manager) apply(batch []hotreload.Update) {
 func (m *Manager) reload(p *pendingReload) {
 	m.loadMu.Lock()
 	ls := m.targets()
-	n, err := m.loadOn(context.Background(), ls, p.spec)
+	n, err := m.loadOn(m.ctx, ls, p.spec)
 	m.loadMu.Unlock()
 	latency := time.Since(p.event)
+	if err != nil && m.ctx.Err() != nil {
+		return // closing: not a failed reload
+	}
 	r := Reload{App: p.a.id, Path: p.path, Cause: p.cause, Generation: p.spec.Generation, Nodes: n}
 	m.mu.Lock()
 	if err != nil && n == 0 {
