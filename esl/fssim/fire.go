@@ -77,14 +77,36 @@ func (e *ev) add(name, value string) {
 
 // evBuf is one serialized event frame ("Content-Length: N\nContent-Type:
 // text/event-plain\n\n" + body), shared by every connection it goes to and
-// returned to a pool when the last one has written it.
+// returned to a pool when the last one has written it. Buffers come in size
+// classes so a queued event holds little more memory than its size.
 type evBuf struct {
-	buf  []byte
-	data []byte
-	refs atomic.Int32
+	data  []byte
+	class int
+	refs  atomic.Int32
 }
 
-var evPool = sync.Pool{New: func() any { return &evBuf{buf: make([]byte, 0, 16384)} }}
+const (
+	minClass   = 10 // 1 KiB
+	numClasses = 8  // up to 128 KiB; larger events are not pooled
+)
+
+var evPools [numClasses]sync.Pool
+
+// getEvBuf returns a buffer of at least n bytes.
+func getEvBuf(n int) *evBuf {
+	c := 0
+	for n > 1<<(minClass+c) {
+		c++
+	}
+	if c >= numClasses {
+		return &evBuf{data: make([]byte, n), class: -1}
+	}
+	if eb, ok := evPools[c].Get().(*evBuf); ok {
+		eb.data = eb.data[:n]
+		return eb
+	}
+	return &evBuf{data: make([]byte, n, 1<<(minClass+c)), class: c}
+}
 
 // frameRoom is the space reserved before an event for its frame header.
 const frameRoom = 64
@@ -92,11 +114,8 @@ const frameRoom = 64
 func (eb *evBuf) retain() { eb.refs.Add(1) }
 
 func (eb *evBuf) release() {
-	if eb.refs.Add(-1) == 0 {
-		if cap(eb.buf) <= 1<<16 {
-			eb.data = nil
-			evPool.Put(eb)
-		}
+	if eb.refs.Add(-1) == 0 && eb.class >= 0 {
+		evPools[eb.class].Put(eb)
 	}
 }
 
@@ -170,11 +189,11 @@ func (s *Sim) fire(e *ev) {
 }
 
 // build serializes e as switch_event_serialize does (url-encoded values,
-// Content-Length before Content-Type, an inner Content-Length for a body).
+// Content-Length before Content-Type, an inner Content-Length for a body),
+// in the simulator's scratch buffer, then copies the frame to a pooled
+// buffer of its size.
 func (s *Sim) build(e *ev, seq uint64) *evBuf {
-	eb := evPool.Get().(*evBuf)
-	eb.refs.Store(1)
-	b := eb.buf[:frameRoom]
+	b := s.scratch[:frameRoom]
 	b = append(b, "Event-Name: "...)
 	b = append(b, eventNames[e.typ]...)
 	b = append(b, '\n')
@@ -204,6 +223,7 @@ func (s *Sim) build(e *ev, seq uint64) *evBuf {
 	} else {
 		b = append(b, '\n')
 	}
+	s.scratch = b
 	// the frame header, right-aligned in the reserved room
 	var tmp [frameRoom]byte
 	h := append(tmp[:0], "Content-Length: "...)
@@ -211,8 +231,9 @@ func (s *Sim) build(e *ev, seq uint64) *evBuf {
 	h = append(h, "\nContent-Type: text/event-plain\n\n"...)
 	start := frameRoom - len(h)
 	copy(b[start:], h)
-	eb.buf = b
-	eb.data = b[start:]
+	eb := getEvBuf(len(b) - start)
+	copy(eb.data, b[start:])
+	eb.refs.Store(1)
 	return eb
 }
 

@@ -58,9 +58,10 @@ type Sim struct {
 	sessPeak      int
 	sessPeak5     int
 
-	stats counters
-	batch lineBatch          // scratch of leg.apply and cdrVars
-	lines map[lineKey]string // see Sim.line
+	stats   counters
+	batch   lineBatch          // scratch of leg.apply and cdrVars
+	scratch []byte             // where events are built
+	lines   map[lineKey]string // see Sim.line
 	// varIndex is the scratch name index of lineBatch.commitIndexed
 	varIndex map[string]int
 	wg       sync.WaitGroup
@@ -121,6 +122,7 @@ func New(cfg Config) *Sim {
 		now:         time.Now,
 		lines:       make(map[lineKey]string),
 		varIndex:    make(map[string]int, 256),
+		scratch:     make([]byte, 0, 32<<10),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
