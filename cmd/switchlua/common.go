@@ -121,6 +121,13 @@ func (s *setup) hostConfig(password string) host.Config {
 			}
 		}
 	}
+	cfg.OnEvent = func(ev models.Event, _ *models.Session) {
+		if ev.Name() == "CUSTOM" {
+			m.Event("CUSTOM " + ev.Subclass())
+			return
+		}
+		m.Event(ev.Name())
+	}
 	cfg.OnJob = func(j *models.Job, _ *models.Session) {
 		if !j.Successful() {
 			m.JobFailed(j.Cause())
@@ -203,6 +210,7 @@ func (n *nodeMetrics) poll(p *host.Pool) {
 func (n *nodeMetrics) run(ctx context.Context, p *host.Pool) {
 	tk := time.NewTicker(time.Second)
 	defer tk.Stop()
+	n.poll(p)
 	for {
 		select {
 		case <-ctx.Done():

@@ -21,7 +21,7 @@ const defaultESLPort = "8021"
 
 // dialTimeout bounds connecting and authenticating to every node, so an
 // unreachable host is reported well within 5 s.
-const dialTimeout = 4 * time.Second
+const dialTimeout = 3 * time.Second
 
 // hostFlags are the node flags of run and serve.
 func hostFlags() []cli.Flag {

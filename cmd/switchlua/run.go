@@ -1,17 +1,377 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
 	"github.com/urfave/cli/v2"
+
+	"github.com/switchlua/switchlua/esl/fssim"
+	"github.com/switchlua/switchlua/host"
+	"github.com/switchlua/switchlua/host/cdr"
+	"github.com/switchlua/switchlua/host/originator"
+)
+
+// Defaults of run's load flags.
+const (
+	defaultRate  = originator.DefaultRate
+	defaultLimit = 100
+)
+
+// Shutdown budget after Ctrl-C / SIGTERM: our calls are hung up and waited
+// for until hangupWait, then the CDR is flushed and the summary printed; if
+// anything hangs, the process exits at shutdownLimit regardless.
+const (
+	hangupWait    = 3 * time.Second
+	shutdownLimit = 4800 * time.Millisecond
 )
 
 func runCommand() *cli.Command {
+	flags := append(appFlags(), hostFlags()...)
+	flags = append(flags,
+		&cli.Float64Flag{Name: "rate", Value: defaultRate, Usage: "calls offered per second"},
+		&cli.IntFlag{Name: "limit", Value: defaultLimit, Usage: "most calls in progress at once (erlangs)"},
+		&cli.DurationFlag{Name: "duration", Usage: "how long each call lasts before it is hung up (e.g. 10s; default: limit/rate + 1s)"},
+		&cli.Int64Flag{Name: "max-offered", Usage: "stop after offering this many calls and wait for them to end (default: until Ctrl-C)"},
+		&cli.StringFlag{Name: "dest", Usage: "where calls go: USER@HOST[:PORT] through --profile, or a full dial string (default: a self-call to the node's own --profile SIP address)"},
+		&cli.StringFlag{Name: "profile", Value: originator.DefaultProfile, Usage: "sofia profile the calls go out through"},
+		&cli.StringFlag{Name: "proxy", Usage: "send the INVITEs through this SIP proxy `HOST[:PORT]` (;fs_path)"},
+		&cli.StringFlag{Name: "metrics-file", Usage: "write one CDR row per call to `FILE`: CSV, or SQLite when it ends in .db"},
+		&cli.StringFlag{Name: "summary-json", Usage: "write the end-of-run summary as JSON to `FILE`"},
+	)
+	flags = append(flags, metricsFlags()...)
+	flags = append(flags, logFlags()...)
 	return &cli.Command{
-		Name:  "run",
-		Usage: "originate calls, run scripts on them, and report",
-		Flags: append(hostFlags(), logFlags()...),
-		Action: func(c *cli.Context) error {
-			return usageErr("run: not wired yet")
-		},
+		Name:      "run",
+		Usage:     "originate calls, run scripts on them, and report",
+		UsageText: "switchlua run --script APP [--host HOST[:PORT]...] [--rate N] [--limit N] [--max-offered N] [options]",
+		Description: "Offers --rate calls per second, at most --limit at once, each hung up after\n" +
+			"--duration unless its app sets call.vars.noautohangup. Both legs of each call run\n" +
+			"the app of its X-switchlua_app header; with several --script apps, calls are\n" +
+			"shared by their :weight=N. Without --host the built-in FreeSWITCH simulator is\n" +
+			"started on loopback. Ctrl-C or SIGTERM stops offering, hangs up our calls, writes\n" +
+			"the CDR and the summary (a second Ctrl-C exits at once). Exit status: 0, or 3\n" +
+			"when calls were offered and none was answered (a set-up problem), 1 on errors.\n\n" +
+			"   switchlua run --script toneplay --rate 20 --limit 100 --max-offered 100\n" +
+			"   switchlua run --script a.lua:weight=3 --script b.lua --host fs1 --metrics-file cdr.db",
+		Flags:  flags,
+		Action: runAction,
 	}
 }
 
+// runOpts are run's validated flags.
+type runOpts struct {
+	rate        float64
+	limit       int
+	duration    time.Duration
+	maxOffered  int64
+	nodes       []string
+	password    string
+	metricsFile string
+	summaryJSON string
+}
+
+func runFlags(c *cli.Context) (runOpts, error) {
+	o := runOpts{
+		rate:        c.Float64("rate"),
+		limit:       c.Int("limit"),
+		duration:    c.Duration("duration"),
+		maxOffered:  c.Int64("max-offered"),
+		password:    c.String("password"),
+		metricsFile: c.String("metrics-file"),
+		summaryJSON: c.String("summary-json"),
+	}
+	switch {
+	case c.NArg() > 0:
+		return o, usageErr("run takes no arguments (got %q); scripts go in --script", c.Args().First())
+	case len(c.StringSlice("script")) == 0:
+		return o, usageErr("run: no --script given (a .lua file or a built-in app, see list-apps)")
+	case !(o.rate > 0) || o.rate > 1e6:
+		return o, usageErr("--rate %v: want calls per second > 0", c.Float64("rate"))
+	case o.limit < 1:
+		return o, usageErr("--limit %d: want at least 1 call", o.limit)
+	case o.duration < 0:
+		return o, usageErr("--duration must not be negative")
+	case o.maxOffered < 0:
+		return o, usageErr("--max-offered must not be negative")
+	case o.password == "":
+		return o, usageErr("--password must not be empty")
+	case o.metricsFile != "" && o.metricsFile == o.summaryJSON:
+		return o, usageErr("--metrics-file and --summary-json name the same file")
+	}
+	var err error
+	o.nodes, err = parseHosts(c.StringSlice("host"))
+	return o, err
+}
+
+func runAction(c *cli.Context) error {
+	ro, err := runFlags(c)
+	if err != nil {
+		return err
+	}
+	s, err := newSetup(c)
+	if err != nil {
+		return err
+	}
+	if err := s.loadApps(""); err != nil {
+		return err
+	}
+
+	// The CDR file and the summary file are opened first, so a path that
+	// cannot be written is an error before any call is made.
+	var w cdr.Writer
+	if ro.metricsFile != "" {
+		var once sync.Once
+		w, err = cdr.OpenWith(ro.metricsFile, cdr.Options{OnError: func(err error) {
+			once.Do(func() { s.log.Error("CDR file: write failed; later rows are lost", "file", ro.metricsFile, "err", err) })
+		}})
+		if err != nil {
+			s.close()
+			return fmt.Errorf("--metrics-file %s: %v", ro.metricsFile, unwrapPath(err))
+		}
+	}
+	if ro.summaryJSON != "" {
+		if err := checkWritable(ro.summaryJSON); err != nil {
+			s.close()
+			if w != nil {
+				_ = w.Close()
+			}
+			return fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, err)
+		}
+	}
+	if err := s.startMetrics(); err != nil {
+		s.close()
+		if w != nil {
+			_ = w.Close()
+		}
+		return err
+	}
+
+	// Ctrl-C / SIGTERM: stop (the first), exit at once (the second).
+	var interrupted atomic.Bool
+	var sigAt atomic.Int64
+	sig := watchSignals(c.Context, func(os.Signal) {
+		interrupted.Store(true)
+		sigAt.Store(time.Now().UnixNano())
+		s.log.Info("stopping: no more calls; hanging up ours (Ctrl-C again to exit at once)")
+		time.AfterFunc(shutdownLimit, func() {
+			fmt.Fprintln(c.App.ErrWriter, "switchlua: shutdown took too long; exiting")
+			os.Exit(exitError)
+		})
+	}, nil)
+	defer sig.stop()
+
+	var sim *fssim.Sim
+	if len(ro.nodes) == 0 {
+		var addr string
+		sim, addr, err = startEmbeddedSim(ro.password)
+		if err != nil {
+			s.close()
+			return err
+		}
+		ro.nodes = []string{addr}
+		s.con.Println("no --host: started the built-in FreeSWITCH simulator on " + addr)
+	}
+	// Stop in order: the originator, the pool (and apps, metrics), then the
+	// simulator, so the nodes do not see their server vanish first.
+	closeAll := func() {
+		s.close()
+		if sim != nil {
+			_ = sim.Close()
+		}
+	}
+
+	sum := cdr.NewSummary()
+	s.onScriptError = sum.ScriptError
+	s.onReload = sum.Reloaded
+	var oapps []originator.App
+	for _, a := range s.mgr.Apps() {
+		oapps = append(oapps, originator.App{ID: a.ID, Weight: a.Weight})
+	}
+	m := s.metrics
+	orig, err := originator.New(originator.Config{
+		Rate:       ro.rate,
+		Limit:      ro.limit,
+		Duration:   ro.duration,
+		MaxOffered: ro.maxOffered,
+		Apps:       oapps,
+		Dest:       c.String("dest"),
+		Profile:    c.String("profile"),
+		Proxy:      c.String("proxy"),
+		Logger:     s.log,
+		OnOffer: func(of originator.Offer) {
+			sum.Offered(of.Time)
+			m.Originated()
+		},
+		OnCallEnd: func(r cdr.Row) {
+			if w != nil {
+				_ = w.Write(r) // a failed write is logged once by OnError
+			}
+			sum.CallEnded(r)
+		},
+	})
+	if err != nil {
+		closeAll()
+		return usageErr("%v", strings.TrimPrefix(err.Error(), "originator: "))
+	}
+	hc := s.hostConfig(ro.password)
+	orig.Hook(&hc)
+	if err := s.dial(sig.ctx, ro.nodes, hc); err != nil {
+		closeAll()
+		if sig.ctx.Err() != nil {
+			return withCode(exitError, errors.New("interrupted while connecting"))
+		}
+		return err
+	}
+	actx, acancel := context.WithTimeout(sig.ctx, 10*time.Second)
+	lowSPS := spsBelow(actx, s.pool, originator.MinSPS)
+	attached := time.Now()
+	err = orig.Attach(actx, s.pool)
+	acancel()
+	if err != nil {
+		closeAll()
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "originator: "))
+	}
+	if lowSPS {
+		// FreeSWITCH refills its sessions-per-second budget once a second:
+		// a raised `fsctl sps` counts from the next refill. Originating at
+		// once would fail the first second's calls beyond the old budget.
+		select {
+		case <-time.After(time.Until(attached.Add(spsRefill))):
+		case <-sig.ctx.Done():
+		}
+	}
+
+	var names []string
+	for _, a := range s.mgr.Apps() {
+		names = append(names, fmt.Sprintf("%s(weight %d)", a.ID, a.Weight))
+	}
+	maxOff := "until Ctrl-C"
+	if ro.maxOffered > 0 {
+		maxOff = fmt.Sprint(ro.maxOffered)
+	}
+	s.log.Info("originating", "nodes", strings.Join(ro.nodes, ","), "apps", strings.Join(names, ","),
+		"rate", ro.rate, "limit", ro.limit, "duration", orig.Duration(), "max_offered", maxOff,
+		"reload", s.mgr.Watching())
+
+	if err := orig.Start(); err != nil {
+		closeAll()
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	nm := newNodeMetrics(m)
+	wg.Go(func() { nm.run(ctx, s.pool) })
+	sr := &statusReporter{con: s.con, log: s.log, tty: s.tty, interval: statusInterval,
+		get: func() progress {
+			k := orig.Counts()
+			return progress{Active: k.Active, Offered: k.Offered, Answered: k.Answered, Failed: k.Failed}
+		}}
+	wg.Go(func() { sr.run(ctx) })
+
+	// Run until STOPPED (max-offered reached and every call ended), or a
+	// signal.
+	_ = orig.Wait(sig.ctx)
+	if interrupted.Load() {
+		orig.Stop(true)
+		deadline := time.Unix(0, sigAt.Load()).Add(hangupWait)
+		wctx, wcancel := context.WithDeadline(context.Background(), deadline)
+		if orig.Wait(wctx) != nil {
+			k := orig.Counts()
+			s.log.Warn("calls still up after the shutdown wait; leaving them",
+				"active", k.Active, "clear_with", "hupall NORMAL_CLEARING sip_h_X-switchlua_app <app>")
+		}
+		wcancel()
+	}
+	orig.Close()
+	sum.Stop(time.Now())
+	cancel()
+	wg.Wait()
+
+	var errs []error
+	if w != nil {
+		if err := w.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-file %s: %v", ro.metricsFile, err))
+		}
+		sum.SetCDRRows(w.Rows())
+	}
+	rep := sum.Report()
+	closeAll()
+
+	out := c.App.Writer
+	fmt.Fprintln(out)
+	_ = rep.WriteTable(out)
+	if w != nil {
+		fmt.Fprintf(out, "CDR: %d rows in %s\n", w.Rows(), ro.metricsFile)
+	}
+	if ro.summaryJSON != "" {
+		if err := os.WriteFile(ro.summaryJSON, rep.JSON(), 0o644); err != nil {
+			errs = append(errs, fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, unwrapPath(err)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if rep.Offered > 0 && rep.Answered == 0 && !interrupted.Load() {
+		return withCode(exitNoAnswer, fmt.Errorf("%d calls offered, none answered (is the %s profile's context parking calls? is --dest right?)",
+			rep.Offered, c.String("profile")))
+	}
+	return nil
+}
+
+// checkWritable makes sure path can be created (it is written at the end of
+// the run), without leaving a file behind if it did not exist.
+func checkWritable(path string) error {
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return unwrapPath(err)
+	}
+	_ = f.Close()
+	if errors.Is(statErr, os.ErrNotExist) {
+		_ = os.Remove(path)
+	}
+	return nil
+}
+
+// unwrapPath drops the "open PATH: " of a *os.PathError (the caller names
+// the file).
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// spsRefill is how long after raising `fsctl sps` the new budget surely
+// applies (FreeSWITCH refills it every second).
+const spsRefill = 1050 * time.Millisecond
+
+// spsBelow reports whether a node's `fsctl sps` is below n (so the
+// Originator's set-up will raise it). Unreadable answers count as below.
+func spsBelow(ctx context.Context, p *host.Pool, n int) bool {
+	for _, l := range p.Listeners() {
+		out, err := l.Command(ctx, "fsctl sps")
+		if err != nil {
+			return true
+		}
+		f := strings.Fields(out)
+		if len(f) == 0 {
+			return true
+		}
+		v, err := strconv.Atoi(f[len(f)-1])
+		if err != nil || v < n {
+			return true
+		}
+	}
+	return false
+}

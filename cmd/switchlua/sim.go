@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -116,16 +115,12 @@ func simAction(c *cli.Context) error {
 }
 
 // startEmbeddedSim starts the simulator on a free loopback port for `run`
-// without --host.
-func startEmbeddedSim(ctx context.Context, password string) (*fssim.Sim, string, error) {
+// without --host. The caller closes it.
+func startEmbeddedSim(password string) (*fssim.Sim, string, error) {
 	sim := fssim.New(fssim.Config{Password: password})
 	addr, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("starting the built-in FreeSWITCH simulator: %v", err)
 	}
-	go func() {
-		<-ctx.Done()
-		_ = sim.Close()
-	}()
 	return sim, addr, nil
 }

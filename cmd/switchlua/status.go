@@ -39,8 +39,9 @@ type sample struct {
 // last window of samples.
 func (s *statusReporter) rate(now time.Time, n int64, window time.Duration) float64 {
 	s.samples = append(s.samples, sample{now, n})
+	// Keep the newest sample at least window old, and the ones after it.
 	i := 0
-	for i < len(s.samples)-1 && now.Sub(s.samples[i].at) > window {
+	for i+1 < len(s.samples)-1 && now.Sub(s.samples[i+1].at) >= window {
 		i++
 	}
 	s.samples = s.samples[i:]

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchlua/switchlua/esl/fssim"
+	"github.com/switchlua/switchlua/esl/fssim/fstest"
+	"github.com/switchlua/switchlua/host/cdr"
+)
+
+// runOut is what a run left behind.
+type runOut struct {
+	result
+	report cdr.Report
+	rows   []cdr.Row
+}
+
+// runCalls runs `switchlua run` with args plus --metrics-file and
+// --summary-json in a temporary directory, and reads both back.
+func runCalls(t *testing.T, timeout time.Duration, env []string, args ...string) runOut {
+	t.Helper()
+	p, files := startRun(t, env, args...)
+	r := p.wait(t, timeout)
+	return files.read(t, r)
+}
+
+type runFiles struct{ cdr, summary string }
+
+func startRun(t *testing.T, env []string, args ...string) (*proc, runFiles) {
+	t.Helper()
+	dir := t.TempDir()
+	f := runFiles{cdr: filepath.Join(dir, "cdr.csv"), summary: filepath.Join(dir, "summary.json")}
+	args = append([]string{"run", "--metrics-file", f.cdr, "--summary-json", f.summary}, args...)
+	return startBin(t, env, args...), f
+}
+
+func (f runFiles) read(t *testing.T, r result) runOut {
+	t.Helper()
+	out := runOut{result: r}
+	if r.code != 0 {
+		t.Fatalf("run failed\n%s", r)
+	}
+	b, err := os.ReadFile(f.summary)
+	if err != nil {
+		t.Fatalf("summary JSON: %v\n%s", err, r)
+	}
+	if err := json.Unmarshal(b, &out.report); err != nil {
+		t.Fatalf("summary JSON: %v\n%s", err, b)
+	}
+	var keys map[string]any
+	_ = json.Unmarshal(b, &keys)
+	for _, k := range []string{"offered", "answered", "failed", "failed_by_cause", "achieved_cps", "peak_concurrent", "setup_latency_ms", "cdr_rows", "script_errors", "reloads", "duration_s"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("summary JSON lacks %q: %s", k, b)
+		}
+	}
+	out.rows, err = cdr.Read(f.cdr)
+	if err != nil {
+		t.Fatalf("CDR file: %v", err)
+	}
+	return out
+}
+
+// targetArgs are the --host/--password flags of a fstest target.
+func targetArgs(tg *fstest.Target) ([]string, []string) {
+	return []string{"--host", tg.Addr}, []string{"SWITCHLUA_PASSWORD=" + tg.Password}
+}
+
+// checkAllAnswered checks a run where every offered call should succeed.
+func checkAllAnswered(t *testing.T, o runOut, n int64) {
+	t.Helper()
+	rep := o.report
+	if rep.Offered != n || rep.Answered != n || rep.Failed != 0 || rep.CDRRows != n {
+		t.Errorf("summary: offered %d answered %d failed %d (%v) cdr_rows %d; want %d, %d, 0, %d\n%s",
+			rep.Offered, rep.Answered, rep.Failed, rep.FailedByCause, rep.CDRRows, n, n, n, o.result)
+	}
+	if int64(len(o.rows)) != n {
+		t.Errorf("CDR file has %d rows, want %d", len(o.rows), n)
+	}
+	seen := map[string]bool{}
+	for _, r := range o.rows {
+		if seen[r.CallUUID] {
+			t.Errorf("call %s has two CDR rows", r.CallUUID)
+		}
+		seen[r.CallUUID] = true
+		if !r.Answered() || r.HangupCause != cdr.NormalClearing {
+			t.Errorf("row %+v: not answered / not NORMAL_CLEARING", r)
+			break
+		}
+	}
+	if rep.SetupLatencyMS.P50 <= 0 || rep.SetupLatencyMS.P99 < rep.SetupLatencyMS.P50 {
+		t.Errorf("setup latency %+v", rep.SetupLatencyMS)
+	}
+	if rep.PeakConcurrent <= 0 || rep.AchievedCPS <= 0 {
+		t.Errorf("peak_concurrent %d, achieved_cps %v", rep.PeakConcurrent, rep.AchievedCPS)
+	}
+	if !strings.Contains(o.stdout, "offered") {
+		t.Errorf("no summary table on stdout\n%s", o.result)
+	}
+}
+
+// TestRunBuiltinSim is issue 5's first test: no --host, the built-in
+// simulator, 300 calls.
+func TestRunBuiltinSim(t *testing.T) {
+	o := runCalls(t, 40*time.Second, nil, "--script", "toneplay", "--rate", "50", "--limit", "100", "--max-offered", "300")
+	if !regexp.MustCompile(`no --host: started the built-in FreeSWITCH simulator on 127\.0\.0\.1:\d+`).MatchString(o.stderr) {
+		t.Errorf("no line saying the simulator was started\n%s", o.result)
+	}
+	checkAllAnswered(t, o, 300)
+	for _, r := range o.rows {
+		if r.SwitchluaApp != "toneplay" {
+			t.Fatalf("row app %q, want toneplay", r.SwitchluaApp)
+		}
+	}
+}
+
+// TestRunTarget is the same against the test target: the simulator, or a
+// real FreeSWITCH with SWITCHLUA_TEST_FS.
+func TestRunTarget(t *testing.T) {
+	tg := fstest.Start(t)
+	args, env := targetArgs(tg)
+	o := runCalls(t, 40*time.Second, env, append(args, "--script", "toneplay", "--rate", "50", "--limit", "100", "--max-offered", "150", "--duration", "1s")...)
+	checkAllAnswered(t, o, 150)
+	for _, r := range o.rows {
+		if r.Node != tg.Addr {
+			t.Fatalf("row node %q, want %q", r.Node, tg.Addr)
+		}
+	}
+	if strings.Contains(o.stderr, "started the built-in") {
+		t.Errorf("started the simulator although --host was given")
+	}
+}
+
+// TestRunFailures: a simulator (its own process) failing 10% of originates
+// with USER_BUSY.
+func TestRunFailures(t *testing.T) {
+	_, addr := startSim(t, "--fail-rate", "0.1", "--fail-cause", "USER_BUSY", "--seed", "7")
+	const n = 400
+	o := runCalls(t, 40*time.Second, nil, "--host", addr, "--script", "toneplay", "--rate", "100", "--limit", "200", "--max-offered", fmt.Sprint(n), "--duration", "500ms")
+	rep := o.report
+	busy := rep.FailedByCause["USER_BUSY"]
+	if busy < n*5/100 || busy > n*15/100 {
+		t.Errorf("USER_BUSY %d of %d, want about 10%%\n%s", busy, n, o.result)
+	}
+	if rep.Failed != busy || len(rep.FailedByCause) != 1 {
+		t.Errorf("failed %d by cause %v, want only USER_BUSY", rep.Failed, rep.FailedByCause)
+	}
+	if rep.Offered != n || rep.Answered+rep.Failed != n || rep.CDRRows != n || len(o.rows) != n {
+		t.Errorf("offered %d answered %d failed %d cdr_rows %d rows %d, want %d offered and one row per call",
+			rep.Offered, rep.Answered, rep.Failed, rep.CDRRows, len(o.rows), n)
+	}
+	rowsBusy := 0
+	for _, r := range o.rows {
+		if r.HangupCause == "USER_BUSY" {
+			rowsBusy++
+		}
+	}
+	if int64(rowsBusy) != busy {
+		t.Errorf("%d CDR rows with USER_BUSY, summary says %d", rowsBusy, busy)
+	}
+	if !strings.Contains(o.stdout, "USER_BUSY") {
+		t.Errorf("the summary table does not show USER_BUSY\n%s", o.result)
+	}
+}
+
+// TestRunTwoNodes: calls land on both simulators.
+func TestRunTwoNodes(t *testing.T) {
+	var addrs []string
+	for range 2 {
+		s := fssim.New(fssim.Config{})
+		a, err := s.Start("127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		addrs = append(addrs, a)
+	}
+	o := runCalls(t, 40*time.Second, nil, "--host", addrs[0], "--host", addrs[1], "--script", "toneplay", "--rate", "100", "--limit", "100", "--max-offered", "200", "--duration", "500ms")
+	checkAllAnswered(t, o, 200)
+	per := map[string]int{}
+	for _, r := range o.rows {
+		per[r.Node]++
+	}
+	for _, a := range addrs {
+		if per[a] < 50 {
+			t.Errorf("node %s got %d calls (per node: %v), want both used", a, per[a], per)
+		}
+	}
+	if len(per) != 2 {
+		t.Errorf("calls on nodes %v, want exactly the two", per)
+	}
+}
+
+// TestRunInterrupt: SIGINT mid-run stops offering, hangs up, writes a CDR
+// row for every call and the summary, and exits within 5 s. The metrics
+// endpoint is scraped while the calls run.
+func TestRunInterrupt(t *testing.T) {
+	tg := fstest.Start(t)
+	args, env := targetArgs(tg)
+	args = append(args, "--script", "toneplay", "--rate", "50", "--limit", "1000", "--duration", "30s", "--metrics-addr", "127.0.0.1:0")
+	p, files := startRun(t, env, args...)
+
+	// Scrape /metrics once calls are up.
+	urlRe := regexp.MustCompile(`url=(http://\S+/metrics)`)
+	var url string
+	deadline := time.Now().Add(10 * time.Second)
+	for url == "" {
+		if m := urlRe.FindStringSubmatch(p.stderr.String()); m != nil {
+			url = m[1]
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no metrics url logged\n%s", p.result())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for !strings.Contains(p.stderr.String(), "msg=originating") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not originating\n%s", p.result())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second)
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{"switchlua_originated_total", "switchlua_active_calls", "switchlua_callback_duration_seconds"} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("metrics lack %s", m)
+		}
+	}
+
+	p.signal(t, syscall.SIGINT)
+	sent := time.Now()
+	r := p.wait(t, 8*time.Second)
+	if d := time.Since(sent); d > 5*time.Second {
+		t.Errorf("exited %v after SIGINT, want within 5 s", d)
+	}
+	o := files.read(t, r)
+	rep := o.report
+	if rep.Offered < 20 {
+		t.Errorf("only %d calls offered in 2 s at 50 cps", rep.Offered)
+	}
+	if rep.CDRRows != rep.Offered || int64(len(o.rows)) != rep.Offered {
+		t.Errorf("offered %d, cdr_rows %d, CDR file rows %d: want a row for every call", rep.Offered, rep.CDRRows, len(o.rows))
+	}
+	if tg.Sim != nil {
+		// Every call was hung up.
+		deadline := time.Now().Add(3 * time.Second)
+		for tg.Sim.ActiveChannels() != 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := tg.Sim.ActiveChannels(); n != 0 {
+			t.Errorf("%d channels left on the simulator", n)
+		}
+	}
+}
+
+// TestRunSetupErrors: a wrong password, an unreachable host, a broken
+// script: non-zero exit and one clear line within 5 s.
+func TestRunSetupErrors(t *testing.T) {
+	tg := fstest.Start(t)
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.lua")
+	if err := os.WriteFile(broken, []byte("function on_park(sess)\n  sess:answer(\nend\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want []string
+	}{
+		{"password", []string{"SWITCHLUA_PASSWORD=wrong-" + tg.Password}, []string{"--host", tg.Addr}, []string{tg.Addr, "authentication failed"}},
+		{"refused", nil, []string{"--host", "127.0.0.1:1"}, []string{"127.0.0.1:1", "connection refused"}},
+		{"unreachable", nil, []string{"--host", "192.0.2.1:8021"}, []string{"192.0.2.1:8021"}},
+		{"script", nil, []string{"--host", tg.Addr}, []string{broken + ":3:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			script := "toneplay"
+			if tc.name == "script" {
+				script = broken
+			}
+			args := append([]string{"run", "--script", script, "--max-offered", "1"}, tc.args...)
+			r := runBin(t, 10*time.Second, tc.env, args...)
+			if r.code == 0 {
+				t.Fatalf("exit 0\n%s", r)
+			}
+			if r.elapsed > 5*time.Second {
+				t.Errorf("took %v, want within 5 s", r.elapsed)
+			}
+			oneStderrLine(t, r, append([]string{"switchlua: "}, tc.want...)...)
+			if strings.Contains(r.stderr, "wrong-"+tg.Password) {
+				t.Errorf("the password was printed")
+			}
+		})
+	}
+}
