@@ -427,3 +427,53 @@ func TestE2EAttachLaterNode(t *testing.T) {
 		t.Fatalf("reload %+v: want live on 1 node", rl)
 	}
 }
+
+// Scripts under one app id compose in load order, share ctx.args, and
+// saving one of them reloads the app with all of them.
+func TestE2EComposedApp(t *testing.T) {
+	first := func(v int) string {
+		return fmt.Sprintf(`-- first part, version %d
+function setup(ctx) switchlua.shared.set("greeting", ctx.args.greeting) end
+function on_park(sess) if sess:is_inbound() then sess:answer() end end
+function on_answer(sess)
+  if sess:is_outbound() then sess.vars.order = "first%d" end
+end
+`, v, v)
+	}
+	second := `-- second part
+function on_answer(sess)
+  if sess:is_outbound() then
+    switchlua.shared.set("order:" .. sess.uuid, sess.vars.order .. ",second")
+    sess:hangup()
+  end
+end
+`
+	r := newRig(t, rigConfig{
+		files:   map[string]string{"first.lua": first(1), "second.lua": second},
+		scripts: []string{"first.lua:app=main:greeting=hi", "second.lua:app=main"},
+	})
+	if apps := r.m.Apps(); len(apps) != 1 || apps[0].ID != "main" || len(apps[0].Scripts) != 2 {
+		t.Fatalf("apps %+v", apps)
+	}
+	if r.str("greeting") != "hi" {
+		t.Fatalf("ctx.args.greeting = %q", r.str("greeting"))
+	}
+	call := func() string {
+		j := r.originate("main")
+		r.waitJobs([]*models.Job{j}, 10*time.Second)
+		r.idle(r.pool, 10*time.Second)
+		return r.str("order:" + j.SessUUID)
+	}
+	if got := call(); got != "first1,second" {
+		t.Fatalf("callbacks ran as %q, want first1,second", got)
+	}
+	if err := hrtest.WriteAtomic(r.path("first.lua"), []byte(first(2))); err != nil {
+		t.Fatal(err)
+	}
+	if rl := r.reload(5 * time.Second); !rl.OK || rl.App != "main" {
+		t.Fatalf("reload %+v", rl)
+	}
+	if got := call(); got != "first2,second" {
+		t.Fatalf("after the reload callbacks ran as %q, want first2,second", got)
+	}
+}

@@ -124,33 +124,38 @@ func (m *Manager) apply(batch []hotreload.Update) {
 
 // reload loads a new generation of one app on every node.
 func (m *Manager) reload(p *pendingReload) {
+	r := Reload{App: p.a.id, Path: p.path, Cause: p.cause, Generation: p.spec.Generation}
+	// loadMu is held until the new generation is recorded as live, so a
+	// node attached meanwhile gets either this generation from Attach or
+	// the previous one and then this one from here.
 	m.loadMu.Lock()
-	ls := m.targets()
-	n, err := m.loadOn(m.ctx, ls, p.spec)
-	m.loadMu.Unlock()
+	n, err := m.loadOn(m.ctx, m.targets(), p.spec)
 	latency := time.Since(p.event)
 	if err != nil && m.ctx.Err() != nil {
+		m.loadMu.Unlock()
 		return // closing: not a failed reload
 	}
-	r := Reload{App: p.a.id, Path: p.path, Cause: p.cause, Generation: p.spec.Generation, Nodes: n}
 	m.mu.Lock()
 	if err != nil && n == 0 {
 		// Raised at the top level on every node: the old generation stays.
 		m.stats.Failed++
-		m.mu.Unlock()
-		r.Err = err
+	} else {
+		p.a.live = p.spec
+		m.stats.Reloads++
+		if err != nil { // live on some nodes only
+			m.stats.Failed++
+		}
+	}
+	m.mu.Unlock()
+	m.loadMu.Unlock()
+	r.Nodes, r.Err = n, err
+	if err != nil && n == 0 {
 		m.log.Error("apps: reload failed; the running version stays", "app", r.App,
 			"generation", r.Generation, "error", err.Error())
 		m.report(r)
 		return
 	}
-	p.a.live = p.spec
-	m.stats.Reloads++
-	if err != nil { // live on some nodes only
-		m.stats.Failed++
-	}
-	m.mu.Unlock()
-	r.OK, r.Err, r.Latency = true, err, latency
+	r.OK, r.Latency = true, latency
 	attrs := []any{"app", r.App, "generation", r.Generation,
 		"event_to_live", latency.Round(10 * time.Microsecond), "nodes", n, "path", r.Path}
 	if r.Cause != "" {
