@@ -2,11 +2,14 @@ package esl
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Event is one FreeSWITCH event (text/event-plain, url-decoded) with its
@@ -266,74 +269,196 @@ var ErrEventTooLarge = errors.New("esl: event too large")
 // ErrEmptyEvent means a text/event-plain body held no header.
 var ErrEmptyEvent = errors.New("esl: event has no headers")
 
-// parsePlain parses a text/event-plain body into b and builds the Event.
+// parsePlain copies a text/event-plain body into a buffer the event will own
+// and parses it there (see parseOwned).
+func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
+	return b.parseOwned(ownCopy(p))
+}
+
+// ownCopy copies p into a new buffer with a little room for the index. The
+// copy is not zeroed first (the compiler turns make+copy into one call).
+func ownCopy(p []byte) []byte {
+	raw := make([]byte, len(p)+len(p)/64+64)
+	copy(raw, p)
+	return raw[:len(p)]
+}
+
+// parseOwned parses the text/event-plain body raw (which the event will own;
+// cap(raw) beyond len(raw) is free room) in place and builds the Event.
 // Header values are url-decoded as FreeSWITCH's switch_url_decode does
 // (`%XX` only; `+` stays a plus). A line `Content-Length: N` followed by a
 // blank line introduces the inner body (N bytes, clamped to what is there).
 // Lines without a colon are skipped.
-func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
-	if uint64(len(p)) > 1<<32-1 {
+//
+// Names and decoded values are compacted toward the front of raw (the write
+// position never passes the read position), then the body, then the index.
+// '%' is searched once per stretch of headers, not once per value.
+func (b *eventBuilder) parseOwned(raw []byte) (*Event, error) {
+	p := raw
+	if uint64(len(p)) > 1<<31-1 {
 		return nil, ErrEventTooLarge
 	}
-	b.reset()
-	if cap(b.text) < len(p) {
-		b.text = make([]byte, 0, len(p)+len(p)/4)
-	}
-	var body []byte
+	b.idx = b.idx[:0]
+	e := &Event{nameI: -1, uuidI: -1, subI: -1}
+	w := 0
 	pos := 0
+	pct := -2 // position of the next '%' at or after the current value; -1 none; -2 unknown
+	bodyS, bodyE := 0, 0
 	for pos < len(p) {
-		var line []byte
-		next := len(p)
+		end, next := len(p), len(p)
 		if i := bytes.IndexByte(p[pos:], '\n'); i >= 0 {
-			line = p[pos : pos+i]
-			next = pos + i + 1
-		} else {
-			line = p[pos:]
+			end, next = pos+i, pos+i+1
 		}
-		if n := len(line); n > 0 && line[n-1] == '\r' {
-			line = line[:n-1]
+		if end > pos && p[end-1] == '\r' {
+			end--
 		}
-		pos = next
-		if len(line) == 0 {
-			break // end of headers
+		if end == pos {
+			break // blank line: end of headers
 		}
-		c := bytes.IndexByte(line, ':')
-		if c < 0 {
+		col := bytes.IndexByte(p[pos:end], ':')
+		if col < 0 {
+			pos = next
 			continue
 		}
-		name := line[:c]
-		val := line[c+1:]
-		if len(val) > 0 && val[0] == ' ' {
-			val = val[1:]
+		nameEnd := pos + col
+		vs := nameEnd + 1
+		if vs < end && p[vs] == ' ' {
+			vs++
 		}
-		if len(name) == 14 && string(name) == "Content-Length" && blankAt(p, pos) {
-			// The inner body follows the blank line.
-			n, ok := parseLen(val)
-			if !ok {
-				continue
+		switch nameEnd - pos {
+		case 14:
+			name := p[pos:nameEnd]
+			if string(name) == "Content-Length" && blankAt(p, next) {
+				if n, ok := parseLen(p[vs:end]); ok {
+					bodyS = skipBlank(p, next)
+					bodyE = len(p)
+					if n < int64(bodyE-bodyS) {
+						bodyE = bodyS + int(n)
+					}
+				}
+				break
 			}
-			pos = skipBlank(p, pos)
-			rest := p[pos:]
-			if uint64(n) < uint64(len(rest)) {
-				rest = rest[:n]
+			if e.subI < 0 && string(name) == "Event-Subclass" {
+				e.subI = int32(len(b.idx) / 2)
 			}
-			body = rest
-			pos = len(p)
+		case 10:
+			if e.nameI < 0 && string(p[pos:nameEnd]) == "Event-Name" {
+				e.nameI = int32(len(b.idx) / 2)
+			}
+		case 9:
+			if e.uuidI < 0 && string(p[pos:nameEnd]) == "Unique-ID" {
+				e.uuidI = int32(len(b.idx) / 2)
+			}
+		}
+		if bodyE > 0 {
 			break
 		}
-		b.text = append(b.text, name...)
-		b.endName()
-		if bytes.IndexByte(val, '%') < 0 {
-			b.text = append(b.text, val...)
-		} else {
-			b.text = appendURLDecode(b.text, val)
+		w += copy(p[w:], p[pos:nameEnd])
+		b.idx = append(b.idx, uint32(w))
+		if pct == -2 || (pct >= 0 && pct < vs) {
+			pct = -1
+			if i := bytes.IndexByte(p[vs:], '%'); i >= 0 {
+				pct = vs + i
+			}
 		}
-		b.endValue()
+		if pct >= 0 && pct < end {
+			w = decodeInPlace(p, w, vs, end)
+		} else {
+			w += copy(p[w:], p[vs:end])
+		}
+		b.idx = append(b.idx, uint32(w))
+		pos = next
 	}
-	if len(b.idx) == 0 {
+	idx := b.idx
+	if len(idx) == 0 {
 		return nil, ErrEmptyEvent
 	}
-	return b.finish(body), nil
+	e.body = int32(w)
+	w += copy(p[w:], p[bodyS:bodyE])
+	e.ix = int32(w)
+	e.nh = int32(len(b.idx) / 2)
+	e.wide = w > 0xffff
+	per := 2
+	if e.wide {
+		per = 4
+	}
+	need := w + per*len(idx)
+	if need > cap(p) {
+		// Rare: not enough room for the index.
+		np := make([]byte, need)
+		copy(np, p[:w])
+		p = np
+	}
+	p = p[:need]
+	if e.wide {
+		for _, v := range idx {
+			binary.LittleEndian.PutUint32(p[w:], v)
+			w += 4
+		}
+	} else {
+		for _, v := range idx {
+			binary.LittleEndian.PutUint16(p[w:], uint16(v))
+			w += 2
+		}
+	}
+	// p is never written again: the string shares its memory.
+	e.s = unsafe.String(&p[0], len(p))
+	return e, nil
+}
+
+var nl = []byte{'\n'}
+
+// hexVal maps a byte to its hex digit value, or 0xff.
+var hexVal = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := byte(0); i < 10; i++ {
+		t['0'+i] = i
+	}
+	for i := byte(0); i < 6; i++ {
+		t['a'+i] = 10 + i
+		t['A'+i] = 10 + i
+	}
+	return t
+}()
+
+// decodeInPlace url-decodes p[i:end] to p[w:] (w <= i) and returns the new
+// write position. Runs without '%' move eight bytes at a time; a write never
+// passes the bytes already read.
+func decodeInPlace(p []byte, w, i, end int) int {
+	const pcts = 0x2525252525252525 // "%%%%%%%%"
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	for i < end {
+		if i+8 <= end {
+			x := binary.LittleEndian.Uint64(p[i:])
+			y := x ^ pcts
+			m := (y - lo) &^ y & hi
+			if m == 0 {
+				binary.LittleEndian.PutUint64(p[w:], x)
+				w += 8
+				i += 8
+				continue
+			}
+			// Bytes before the first '%' (the lowest flagged byte is exact).
+			if k := bits.TrailingZeros64(m) / 8; k > 0 {
+				w += copy(p[w:], p[i:i+k])
+				i += k
+			}
+		}
+		c := p[i]
+		if c == '%' && i+2 < end {
+			h, l := hexVal[p[i+1]], hexVal[p[i+2]]
+			if h != 0xff && l != 0xff {
+				c = h<<4 | l
+				i += 2
+			}
+		}
+		p[w] = c
+		w++
+		i++
+	}
+	return w
 }
 
 // blankAt reports whether p[pos:] starts with a blank line.

@@ -1,0 +1,220 @@
+package esl_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/percipia/eslgo"
+	"github.com/percipia/eslgo/command"
+
+	"github.com/switchlua/switchlua/esl"
+	"github.com/switchlua/switchlua/esl/esltest"
+)
+
+const loadCapture = "../testdata/transcripts/load-100calls.raw.gz"
+
+// ingestFrames returns the CHANNEL_* sized event frames of the load capture
+// (3-7 KB, 100+ headers) and the name of a header late in the first one.
+func ingestFrames(tb testing.TB) ([][]byte, string) {
+	all, err := esltest.LoadFrames(loadCapture)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var frames [][]byte
+	late := ""
+	for _, f := range all {
+		if len(f) < 3000 || len(f) > 7500 {
+			continue
+		}
+		frames = append(frames, f)
+		if late == "" {
+			rd := esl.NewReader(bytes.NewReader(f))
+			fr, _ := rd.ReadFrame()
+			ev, err := fr.Event()
+			if err == nil && ev.Len() >= 100 {
+				late, _ = ev.Header(ev.Len() - 3)
+			}
+		}
+	}
+	if len(frames) < 1000 || late == "" {
+		tb.Fatalf("only %d frames of 3-7 KB in the capture", len(frames))
+	}
+	return frames, late
+}
+
+var printOnce sync.Once
+
+// BenchmarkIngest measures events/s from a loopback server replaying the real
+// capture's 3-7 KB events, in one run: (a) esl.Conn with a consumer that reads
+// Name, UUID and a late header of every event; (b) eslgo v1.4.1's connection
+// with an all-events listener; (c) a bare loop reading and discarding the same
+// bytes (the loopback ceiling). It prints `bench:` lines once.
+func BenchmarkIngest(b *testing.B) {
+	frames, late := ingestFrames(b)
+	var size int
+	for _, f := range frames {
+		size += len(f)
+	}
+	const (
+		nOurs  = 300_000
+		nEslgo = 40_000
+	)
+	var res ingestResult
+	for i := 0; i < b.N; i++ {
+		res = runIngest(b, frames, late, nOurs, nEslgo)
+	}
+	printOnce.Do(func() {
+		fmt.Printf("bench: esl_ingest_event_bytes %d B\n", size/len(frames))
+		fmt.Printf("bench: esl_ingest_events_per_s %.0f ev/s\n", res.ours)
+		fmt.Printf("bench: eslgo_ingest_events_per_s %.0f ev/s\n", res.eslgo)
+		fmt.Printf("bench: loopback_read_events_per_s %.0f ev/s\n", res.ceiling)
+		fmt.Printf("bench: esl_ingest_vs_eslgo %.1f x\n", res.ours/res.eslgo)
+		fmt.Printf("bench: esl_ingest_vs_loopback %.2f x\n", res.ours/res.ceiling)
+		fmt.Printf("bench: esl_allocs_per_event %.2f allocs\n", res.allocs)
+		fmt.Printf("bench: esl_bytes_per_event %.0f B\n", res.bytes)
+	})
+	b.ReportMetric(res.ours, "ev/s")
+}
+
+type ingestResult struct {
+	ours, eslgo, ceiling float64
+	allocs, bytes        float64
+}
+
+func runIngest(b *testing.B, frames [][]byte, late string, nOurs, nEslgo int) ingestResult {
+	var r ingestResult
+	r.ceiling = ingestCeiling(b, frames, nOurs)
+	r.ours, r.allocs, r.bytes = ingestOurs(b, frames, late, nOurs)
+	r.eslgo = ingestEslgo(b, frames, late, nEslgo)
+	return r
+}
+
+func startServer(b *testing.B, frames [][]byte, n int) *esltest.Server {
+	srv, err := esltest.Start(esltest.Config{Frames: frames, Count: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	return srv
+}
+
+// ingestCeiling reads the stream's bytes and throws them away.
+func ingestCeiling(b *testing.B, frames [][]byte, n int) float64 {
+	srv := startServer(b, frames, n)
+	nc, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	buf := make([]byte, 128<<10)
+	readUntil := func(s string) {
+		var got []byte
+		for !containsStr(got, s) {
+			k, err := nc.Read(buf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			got = append(got, buf[:k]...)
+		}
+	}
+	readUntil("auth/request\n\n")
+	nc.Write([]byte("auth ClueCon\n\n"))
+	readUntil("+OK accepted\n\n")
+	reply := "Content-Type: command/reply\nReply-Text: +OK event listener enabled plain\n\n"
+	want := srv.StreamBytes() + int64(len(reply))
+	start := time.Now()
+	nc.Write([]byte("event plain ALL\n\n"))
+	var total int64
+	for total < want {
+		k, err := nc.Read(buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += int64(k)
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+func containsStr(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
+}
+
+// ingestOurs runs esl.Conn with an Events consumer.
+func ingestOurs(b *testing.B, frames [][]byte, late string, n int) (evps, allocs, bytes float64) {
+	srv := startServer(b, frames, n)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := esl.Dial(ctx, srv.Addr(), esl.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	start := time.Now()
+	if err := c.Subscribe(ctx, "ALL"); err != nil {
+		b.Fatal(err)
+	}
+	var sink int
+	for i := 0; i < n; i++ {
+		ev, ok := <-c.Events()
+		if !ok {
+			b.Fatalf("stream ended after %d events: %v", i, c.Err())
+		}
+		sink += len(ev.Name()) + len(ev.UUID()) + len(ev.Get(late))
+	}
+	el := time.Since(start)
+	runtime.ReadMemStats(&m1)
+	if sink == 0 {
+		b.Fatal("nothing read")
+	}
+	return float64(n) / el.Seconds(),
+		float64(m1.Mallocs-m0.Mallocs) / float64(n),
+		float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n)
+}
+
+// ingestEslgo runs eslgo v1.4.1's inbound connection with an all-events
+// listener; it stops at n events or 20 s.
+func ingestEslgo(b *testing.B, frames [][]byte, late string, n int) float64 {
+	srv := startServer(b, frames, n)
+	opts := eslgo.DefaultInboundOptions
+	opts.Logger = eslgo.NilLogger{}
+	c, err := opts.Dial(srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	var count atomic.Int64
+	var sink atomic.Int64
+	done := make(chan struct{})
+	c.RegisterEventListener(eslgo.EventListenAll, func(ev *eslgo.Event) {
+		sink.Add(int64(len(ev.GetName()) + len(ev.GetHeader("Unique-ID")) + len(ev.GetHeader(late))))
+		if count.Add(1) == int64(n) {
+			close(done)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := c.SendCommand(ctx, command.Event{Format: "plain", Listen: []string{"ALL"}}); err != nil {
+		b.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+	}
+	el := time.Since(start)
+	got := count.Load()
+	if got == 0 {
+		b.Fatal("eslgo received nothing")
+	}
+	return float64(got) / el.Seconds()
+}
