@@ -196,12 +196,11 @@ func apiUUIDPark(s *Sim, arg string) string {
 	return "+OK\n"
 }
 
-// park is switch_ivr_park_session: the leg stops what it runs and parks.
+// park is switch_ivr_park_session: the leg stops what it runs and parks
+// (nothing happens to a leg that is parked and idle).
 func (l *leg) park() {
-	for _, r := range l.stack {
-		if r.a.name == "park" {
-			return
-		}
+	if top := l.top(); top != nil && top.a.name == "park" {
+		return
 	}
 	l.pumping = true
 	running := append([]*appRun(nil), l.stack...)

@@ -411,3 +411,145 @@ func TestVerboseEvents(t *testing.T) {
 		t.Error("no variables with verbose_events")
 	}
 }
+
+// execApp runs app via sendmsg on uuid and waits for its EXECUTE_COMPLETE.
+func (c *rawClient) execApp(uuid, app, arg string) *rawFrame {
+	c.t.Helper()
+	ev := "x" + newUser()
+	c.cmd("sendmsg " + uuid + "\ncall-command: execute\nexecute-app-name: " + app + "\nexecute-app-arg: " + arg +
+		"\nEvent-UUID: " + ev)
+	return c.waitEvent(app+" complete", func(f *rawFrame) bool {
+		return f.name() == "CHANNEL_EXECUTE_COMPLETE" && f.ev("Application-UUID") == ev
+	})
+}
+
+func TestApplications(t *testing.T) {
+	s, c := loggedIn(t, Config{DTMFDuration: 5 * time.Millisecond})
+	c.subscribeAll()
+	out, in := c.answeredCall()
+	getvar := func(u, name string) string { return c.api("uuid_getvar " + u + " " + name) }
+
+	c.execApp(out, "set", "greeting=hello world")
+	c.execApp(out, "set", "echo=${greeting}!")
+	if v := getvar(out, "echo"); v != "hello world!" {
+		t.Errorf("${var} expansion: %q", v)
+	}
+	c.execApp(out, "unset", "greeting")
+	if v := getvar(out, "greeting"); v != "_undef_" {
+		t.Errorf("unset: %q", v)
+	}
+	c.execApp(out, "multiset", "^^:a=1:b=2")
+	if getvar(out, "a") != "1" || getvar(out, "b") != "2" {
+		t.Error("multiset")
+	}
+	c.execApp(out, "export", "x=y")
+	if getvar(out, "x") != "y" || getvar(out, "export_vars") != "x" {
+		t.Error("export")
+	}
+	c.execApp(out, "set_global", "gv=42")
+	if b := c.api("global_getvar gv"); b != "42" {
+		t.Errorf("set_global: %q", b)
+	}
+	c.execApp(out, "set", "g2=$${gv}")
+	if v := getvar(out, "g2"); v != "42" {
+		t.Errorf("$${global}: %q", v)
+	}
+	c.execApp(out, "log", "INFO hello")
+
+	// sleep ends on its own, or on uuid_break
+	c.execApp(out, "sleep", "20")
+	c.cmd("sendmsg " + out + "\ncall-command: execute\nexecute-app-name: sleep\nexecute-app-arg: 60000")
+	c.waitEvent("sleep", execOf(out, "sleep"))
+	c.api("uuid_break " + out)
+	c.waitFor("sleep broken", 5*time.Second, func() bool {
+		n := 0
+		for _, e := range c.evlog {
+			if completeOf(out, "sleep")(e) {
+				n++
+			}
+		}
+		return n == 2
+	})
+
+	// record_session / stop_record_session; record with a limit
+	c.execApp(out, "record_session", "/tmp/a.wav")
+	c.waitEvent("record start", evIs("RECORD_START", out))
+	c.execApp(out, "stop_record_session", "/tmp/a.wav")
+	if r := c.waitEvent("record stop", evIs("RECORD_STOP", out)); r.ev("Record-File-Path") != "/tmp/a.wav" {
+		t.Errorf("record stop path %q", r.ev("Record-File-Path"))
+	}
+	c.execApp(out, "record", "/tmp/b.wav 1")
+	if getvar(out, "record_seconds") != "1" {
+		t.Errorf("record_seconds %q", getvar(out, "record_seconds"))
+	}
+
+	// send_dtmf reaches the peer
+	c.execApp(out, "send_dtmf", "5")
+	if d := c.waitEvent("dtmf", evIs("DTMF", in)); d.ev("DTMF-Digit") != "5" {
+		t.Errorf("digit %q", d.ev("DTMF-Digit"))
+	}
+	// sched_api and sched_hangup as applications
+	c.execApp(out, "sched_api", "+0 none uuid_setvar "+out+" later yes")
+	deadline := time.Now().Add(5 * time.Second)
+	for getvar(out, "later") != "yes" && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if getvar(out, "later") != "yes" {
+		t.Error("sched_api app")
+	}
+	// uuid_park while a file plays: the playback is cut and the leg parks
+	c.cmd("sendmsg " + out + "\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://0")
+	c.waitEvent("playing", evIs("PLAYBACK_START", out))
+	if b := c.api("uuid_park " + out); b != "+OK\n" {
+		t.Errorf("uuid_park %q", b)
+	}
+	c.waitEvent("playback cut", evIs("PLAYBACK_STOP", out))
+	// transfer (no dialplan: the leg parks again)
+	c.execApp(in, "transfer", "9999 XML default")
+	c.waitFor("parked after transfer", 5*time.Second, func() bool {
+		n := 0
+		for _, e := range c.evlog {
+			if e.name() == "CHANNEL_PARK" && e.ev("Unique-ID") == in {
+				n++
+			}
+		}
+		return n == 2
+	})
+	if b := c.api("uuid_transfer " + in + " 1234"); b != "+OK\n" {
+		t.Errorf("uuid_transfer %q", b)
+	}
+	c.execApp(out, "sched_hangup", "+0 USER_BUSY")
+	if h := c.waitEvent("hangup", evIs("CHANNEL_HANGUP", out)); h.ev("Hangup-Cause") != "USER_BUSY" {
+		t.Errorf("sched_hangup app cause %q", h.ev("Hangup-Cause"))
+	}
+	c.waitEvent("in destroy", evIs("CHANNEL_DESTROY", in))
+	if n := s.ActiveChannels(); n != 0 || len(s.Channels()) != 0 {
+		t.Errorf("%d channels left", n)
+	}
+
+	// the hangup app with a cause; playback on an unanswered leg pre-answers it
+	user := newUser()
+	o2, job := c.originate(user, "", "")
+	i2 := c.parkedIn(user)
+	c.cmd("sendmsg " + i2 + "\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: silence_stream://20")
+	pm := c.waitEvent("progress media", evIs("CHANNEL_PROGRESS_MEDIA", o2))
+	if pm.ev("Answer-State") != "early" {
+		t.Errorf("Answer-State %q", pm.ev("Answer-State"))
+	}
+	c.execApp(i2, "hangup", "CALL_REJECTED")
+	if r := c.jobResult(job); r != "-ERR CALL_REJECTED\n" {
+		t.Errorf("job %q", r)
+	}
+	if b := c.api("module_exists mod_sofia"); b != "true" {
+		t.Errorf("module_exists %q", b)
+	}
+	s.SetSessionsPerSecond(5)
+	if b := c.api("fsctl sps"); b != "+OK sessions per second: 5\n" {
+		t.Errorf("SetSessionsPerSecond: %q", b)
+	}
+	s.SetDropAfterEvents(1)
+	c.originate(newUser(), "", "")
+	if !c.closed(5 * time.Second) {
+		t.Error("SetDropAfterEvents: not dropped")
+	}
+}
