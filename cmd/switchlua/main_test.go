@@ -176,6 +176,12 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) result {
 
 func (p *proc) result() result {
 	r := result{stdout: p.stdout.String(), stderr: p.stderr.String(), elapsed: time.Since(p.started)}
+	select {
+	case <-p.done:
+	default:
+		r.code = -1 // still running
+		return r
+	}
 	var ee *exec.ExitError
 	switch {
 	case p.waitErr == nil:
@@ -250,6 +256,25 @@ func oneStderrLine(t *testing.T, r result, want ...string) {
 	for _, w := range want {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr lacks %q\n%s", w, r)
+		}
+	}
+}
+
+// waitStderr waits until stderr contains s; it fails the test if the
+// process exits first or timeout passes.
+func (p *proc) waitStderr(t *testing.T, timeout time.Duration, s string) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for !strings.Contains(p.stderr.String(), s) {
+		select {
+		case <-p.done:
+			if strings.Contains(p.stderr.String(), s) {
+				return
+			}
+			t.Fatalf("exited before logging %q\n%s", s, p.result())
+		case <-deadline:
+			t.Fatalf("%q not logged within %v\n%s", s, timeout, p.result())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

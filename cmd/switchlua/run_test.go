@@ -224,12 +224,7 @@ func TestRunInterrupt(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	for !strings.Contains(p.stderr.String(), "msg=originating") {
-		if time.Now().After(deadline) {
-			t.Fatalf("not originating\n%s", p.result())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.waitStderr(t, 15*time.Second, "msg=originating")
 	time.Sleep(2 * time.Second)
 	resp, err := http.Get(url)
 	if err != nil {
@@ -308,5 +303,88 @@ func TestRunSetupErrors(t *testing.T) {
 				t.Errorf("the password was printed")
 			}
 		})
+	}
+}
+
+// TestRunReload saves the running script mid-run: the new version takes
+// over (the summary counts the reload) and no call fails. With --no-reload
+// the same save changes nothing.
+func TestRunReload(t *testing.T) {
+	for _, noReload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("noreload_%v", noReload), func(t *testing.T) {
+			dir := t.TempDir()
+			script := filepath.Join(dir, "answer.lua")
+			src := func(v int) string {
+				return fmt.Sprintf("-- version %d\nfunction on_park(sess)\n  if sess:is_inbound() then sess:answer() end\nend\n", v)
+			}
+			if err := os.WriteFile(script, []byte(src(1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"--script", script, "--rate", "20", "--limit", "100", "--max-offered", "70", "--duration", "300ms", "--log-level", "debug"}
+			if noReload {
+				args = append(args, "--no-reload")
+			}
+			p, files := startRun(t, nil, args...)
+			p.waitStderr(t, 15*time.Second, "msg=originating")
+			time.Sleep(time.Second)
+			tmp := script + ".tmp"
+			if err := os.WriteFile(tmp, []byte(src(2)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, script); err != nil {
+				t.Fatal(err)
+			}
+			o := files.read(t, p.wait(t, 30*time.Second))
+			want := int64(1)
+			if noReload {
+				want = 0
+			}
+			if o.report.Reloads != want {
+				t.Errorf("reloads %d, want %d\n%s", o.report.Reloads, want, o.result)
+			}
+			if o.report.Answered != 70 || o.report.Failed != 0 {
+				t.Errorf("answered %d failed %d, want 70 and 0", o.report.Answered, o.report.Failed)
+			}
+		})
+	}
+}
+
+// TestRunNoneAnswered: calls offered and none answered exit with status 3
+// and one line saying so.
+func TestRunNoneAnswered(t *testing.T) {
+	_, addr := startSim(t, "--fail-rate", "1", "--fail-cause", "CALL_REJECTED")
+	r := runBin(t, 20*time.Second, nil, "run", "--host", addr, "--script", "toneplay", "--rate", "20", "--max-offered", "5")
+	if r.code != exitNoAnswer {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitNoAnswer, r)
+	}
+	if !strings.Contains(r.stdout, "CALL_REJECTED") {
+		t.Errorf("summary lacks the cause\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "switchlua: 5 calls offered, none answered") {
+		t.Errorf("no line saying none was answered\n%s", r)
+	}
+}
+
+// TestRunPasswordNotShown: the password appears nowhere in the output, at
+// debug level, in text and JSON logs.
+func TestRunPasswordNotShown(t *testing.T) {
+	const pw = "Zz9-not-ClueCon"
+	_, addr := startSim(t, "--password", pw)
+	for _, format := range []string{"text", "json"} {
+		r := runBin(t, 20*time.Second, []string{"SWITCHLUA_PASSWORD=" + pw}, "run", "--host", addr, "--script", "toneplay",
+			"--rate", "20", "--max-offered", "5", "--duration", "200ms", "--log-level", "debug", "--log-format", format)
+		if r.code != 0 {
+			t.Fatalf("run failed\n%s", r)
+		}
+		if strings.Contains(r.stdout+r.stderr, pw) {
+			t.Errorf("the password was printed (%s logs)", format)
+		}
+		if format == "json" && !strings.Contains(r.stderr, `"msg":"originating"`) {
+			t.Errorf("no JSON log lines\n%s", r)
+		}
+		r = runBin(t, 20*time.Second, nil, "run", "--host", addr, "--password", "wrong", "--script", "toneplay", "--max-offered", "1")
+		if r.code != 1 || strings.Contains(r.stderr, "wrong\"") {
+			t.Errorf("wrong password: exit %d\n%s", r.code, r)
+		}
 	}
 }

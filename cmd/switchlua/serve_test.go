@@ -27,17 +27,7 @@ func TestServe(t *testing.T) {
 	}
 	p := startBin(t, []string{"SWITCHLUA_PASSWORD=" + tg.Password}, "serve", "--script", script, "--host", tg.Addr, "--log-level", "info")
 	// Wait until it serves (its log line), then call in.
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.stderr.String(), "msg=serving") {
-		if time.Now().After(deadline) {
-			t.Fatalf("serve did not start\n%s", p.result())
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("serve exited\n%s", p.result())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	p.waitStderr(t, 10*time.Second, "msg=serving")
 	ctx := ctxT(t, 15*time.Second)
 	c := tg.Dial(t, esl.Options{})
 	out, err := c.API(ctx, "originate {originate_timeout=10}"+tg.TaggedDest(fstest.NewUser("serve"))+" &park()")
