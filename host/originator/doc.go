@@ -1,0 +1,51 @@
+// Package originator is switchlua's load generator: switchio's Originator on
+// a host.Pool. It offers calls at a rate (calls/s) up to a limit of
+// concurrent calls (erlangs), spreads them over the pool's nodes and over
+// weighted apps, hangs each up after its duration, and counts what happened.
+//
+// Wiring (what the CLI does):
+//
+//	o := originator.New(originator.Config{Rate: 50, Limit: 100, MaxOffered: 300,
+//		Apps: []originator.App{{ID: "toneplay", Weight: 1}},
+//		OnCallEnd: func(r cdr.Row) { w.Write(r); sum.CallEnded(r) },
+//		OnOffer:   func(of originator.Offer) { sum.Offered(of.Time) }})
+//	hc := host.Config{Password: pw}
+//	o.Hook(&hc)                        // before dialing: the Originator sees call ends and jobs
+//	pool, err := host.DialPool(ctx, nodes, hc)
+//	// load the apps on the pool ...
+//	err = o.Attach(ctx, pool)          // node set-up (fsctl sps/max_sessions), self-call addresses
+//	o.Start()
+//	err = o.Wait(ctx)                  // until STOPPED (max-offered reached and calls ended, or Stop)
+//
+// States: INITIAL, ORIGINATING (offering), STOPPING (no more offers; waiting
+// for our calls to end) and STOPPED (no call of ours left). Max-offered moves
+// ORIGINATING to STOPPING by itself; Stop does it at once and, with hangup,
+// kills our calls (uuid_kill per call, so only our calls, on FreeSWITCH and
+// on the simulator alike). Start from STOPPING or STOPPED originates again.
+//
+// Pacing: offers are spread evenly over each second by a fine-grained pacer
+// (one offer every 1/rate s, catching up at most about 20 ms after a stall),
+// never while Limit calls are active. A call is active from its originate
+// until its last leg is destroyed, or until its originate job failed with no
+// channel. Rate, limit, duration, max-offered and app weights can be changed
+// while running.
+//
+// Hangup: when the originate's job succeeds (the outbound leg answered) the
+// call gets a deadline: its offer time plus the duration. At the deadline
+// the Originator reads call.vars.noautohangup on the node's Listener
+// goroutine (a Lua app sets it with `sess.call.vars.noautohangup = true`
+// any time before) and, unless set, sends `uuid_kill <uuid>
+// NORMAL_CLEARING`. This differs from switchio's `sched_hangup +N`, which
+// FreeSWITCH rounds to whole epoch seconds (a call may end up to a second
+// early) and cannot express a sub-second duration; the cost is the same,
+// one api command per call. Calls still up if switchlua dies can be cleared
+// with `hupall NORMAL_CLEARING sip_h_X-switchlua_app <app id>`.
+//
+// Node set-up (Attach, unless Config.NoSetup), as switchio's setup(): raise
+// `fsctl sps` and `fsctl max_sessions` to what the rate and limit need
+// (never lowering them), and `fsctl verbose_events true` when the apps
+// subscribe to channel events that FreeSWITCH sends without channel
+// variables otherwise (DTMF, CHANNEL_CALLSTATE, ...). A node takes at most
+// max_sessions/2 calls (two legs each) or Config.NodeLimits[node]; a node at
+// its capacity, disconnected or closed is skipped.
+package originator

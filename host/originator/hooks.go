@@ -1,0 +1,238 @@
+package originator
+
+import (
+	"container/heap"
+	"time"
+
+	"github.com/switchlua/switchlua/host"
+	"github.com/switchlua/switchlua/host/cdr"
+	"github.com/switchlua/switchlua/models"
+)
+
+// onCallEnd runs on a Listener goroutine when a call's last leg is gone.
+func (o *Originator) onCallEnd(e host.CallEnd) {
+	o.mu.Lock()
+	c := o.calls[e.Key]
+	if c == nil || c.node.name != e.Node {
+		o.mu.Unlock()
+		return // not ours
+	}
+	delete(o.calls, e.Key)
+	c.ended = true
+	o.mu.Unlock()
+	if e.Answered && !c.answered {
+		c.answered = true
+		o.answered.Add(1)
+	}
+	cause := e.Cause
+	if cause == "" {
+		cause = "UNKNOWN"
+	}
+	failed := !e.Answered || cause != cdr.NormalClearing
+	r := Row(e)
+	r.ActiveSessions, r.Erlangs = c.sessions, c.erlangs
+	o.finish(c, failed, cause, r)
+}
+
+// onJob runs on a Listener goroutine when a bgapi job completes: for our
+// originates, a success arms the call's hangup; a failure with no channel
+// ends the call.
+func (o *Originator) onJob(j *models.Job, s *models.Session) {
+	if j.SessUUID == "" {
+		return
+	}
+	o.mu.Lock()
+	c := o.calls[j.SessUUID]
+	o.mu.Unlock()
+	if c == nil {
+		return
+	}
+	l := c.node.l
+	if j.Successful() {
+		if !c.answered {
+			c.answered = true
+			o.answered.Add(1)
+		}
+		if s == nil || s.Hungup {
+			return
+		}
+		if o.killing.Load() {
+			kill(l, s.UUID)
+			return
+		}
+		if d := o.Duration(); d >= 0 {
+			o.addDeadline(c, c.offered.Add(d))
+		}
+		return
+	}
+	if l.Call(j.SessUUID) != nil {
+		return // its channels are up: the call's end counts it
+	}
+	o.mu.Lock()
+	mine := !c.ended
+	if mine {
+		delete(o.calls, c.key)
+		c.ended = true
+	}
+	o.mu.Unlock()
+	if !mine {
+		return
+	}
+	cause := j.Cause()
+	if cause == "" {
+		cause = "UNKNOWN"
+	}
+	o.finish(c, true, cause, JobRow(o.appID(c), cause, j.Launch, c.node.name, c.key))
+}
+
+// finish accounts for a call that is over (already removed from o.calls)
+// and hands its row on.
+// The row goes out before the call's slot is freed, so whoever watches
+// rows and offers never sees more than Limit calls at once.
+func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
+	if failed {
+		o.mu.Lock()
+		o.causes[cause]++
+		o.mu.Unlock()
+		r.FailedCalls = o.failed.Add(1)
+	} else {
+		r.FailedCalls = o.failed.Load()
+	}
+	if o.cfg.OnCallEnd != nil {
+		o.cfg.OnCallEnd(r)
+	}
+	o.ended.Add(1)
+	c.node.active.Add(-1)
+	o.active.Add(-1)
+	o.poke()
+}
+
+// appID is the app id a call's rows carry.
+func (o *Originator) appID(c *call) string {
+	if c.app == "" {
+		return host.DefaultApp
+	}
+	return c.app
+}
+
+// kill hangs up a leg (on its Listener's goroutine or any other).
+func kill(l *host.Listener, uuid string) {
+	l.API("uuid_kill "+uuid+" NORMAL_CLEARING", nil)
+}
+
+// killCalls hangs up each live call of cs on nd, unless (with checkAuto) the
+// app set call.vars.noautohangup. It runs on nd's Listener goroutine: it
+// kills the first leg still up, which for our calls is the outbound leg
+// (FreeSWITCH then hangs up the far end).
+func killCalls(nd *node, cs []*call, checkAuto bool) {
+	for _, c := range cs {
+		mc := nd.l.Call(c.key)
+		if mc == nil {
+			continue
+		}
+		if checkAuto && noAutoHangup(mc.Vars) {
+			continue
+		}
+		for _, s := range mc.Sessions {
+			if !s.Hungup {
+				kill(nd.l, s.UUID)
+				break
+			}
+		}
+	}
+}
+
+// noAutoHangup reads call.vars.noautohangup as Lua truth (any value but
+// nil and false), plus the strings "false" and "0" as false.
+func noAutoHangup(vars map[string]any) bool {
+	v, ok := vars["noautohangup"]
+	if !ok || v == nil {
+		return false
+	}
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		return x != "false" && x != "0" && x != ""
+	}
+	return true
+}
+
+// killAll hangs up every call of ours (Stop with hangup).
+func (o *Originator) killAll() {
+	by := map[*node][]*call{}
+	o.mu.Lock()
+	for _, c := range o.calls {
+		by[c.node] = append(by[c.node], c)
+	}
+	o.mu.Unlock()
+	for nd, cs := range by {
+		nd.l.Post(func() { killCalls(nd, cs, false) })
+	}
+}
+
+// deadline is when a call is hung up.
+type deadline struct {
+	at int64 // unix ns
+	c  *call
+}
+
+// deadlines is a min-heap of hangup deadlines.
+type deadlines []deadline
+
+func (h deadlines) Len() int           { return len(h) }
+func (h deadlines) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h deadlines) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlines) Push(x any)        { *h = append(*h, x.(deadline)) }
+func (h *deadlines) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = deadline{}
+	*h = old[:len(old)-1]
+	return x
+}
+
+// addDeadline schedules c's hangup at t.
+func (o *Originator) addDeadline(c *call, t time.Time) {
+	at := t.UnixNano()
+	o.hmu.Lock()
+	heap.Push(&o.hq, deadline{at: at, c: c})
+	first := o.hq[0].c == c
+	o.hmu.Unlock()
+	if first {
+		o.poke()
+	}
+}
+
+// sweepDeadlines hangs up the calls whose deadline passed (in one batch per
+// node, run on its Listener goroutine where call.vars can be read) and
+// returns the time until the next deadline.
+func (o *Originator) sweepDeadlines(now time.Time) time.Duration {
+	ns := now.UnixNano()
+	var due []*call
+	wait := idleWait
+	o.hmu.Lock()
+	for len(o.hq) > 0 && o.hq[0].at <= ns {
+		due = append(due, heap.Pop(&o.hq).(deadline).c)
+	}
+	if len(o.hq) > 0 {
+		wait = time.Duration(o.hq[0].at - ns)
+	}
+	o.hmu.Unlock()
+	if len(due) == 0 {
+		return wait
+	}
+	if len(o.nodes) == 1 {
+		nd := o.nodes[0]
+		nd.l.Post(func() { killCalls(nd, due, true) })
+		return wait
+	}
+	by := map[*node][]*call{}
+	for _, c := range due {
+		by[c.node] = append(by[c.node], c)
+	}
+	for nd, cs := range by {
+		nd.l.Post(func() { killCalls(nd, cs, true) })
+	}
+	return wait
+}

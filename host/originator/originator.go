@@ -1,0 +1,601 @@
+package originator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchlua/switchlua/host"
+	"github.com/switchlua/switchlua/host/cdr"
+	"github.com/switchlua/switchlua/models"
+)
+
+// State is the Originator's state.
+type State int32
+
+// The Originator's states (switchio's, plus STOPPING: offering has stopped
+// and the Originator waits for its calls to end).
+const (
+	Initial State = iota
+	Originating
+	Stopping
+	Stopped
+)
+
+// String returns the state's name as switchio prints it, e.g. "ORIGINATING".
+func (s State) String() string {
+	switch s {
+	case Initial:
+		return "INITIAL"
+	case Originating:
+		return "ORIGINATING"
+	case Stopping:
+		return "STOPPING"
+	case Stopped:
+		return "STOPPED"
+	}
+	return fmt.Sprintf("State(%d)", int32(s))
+}
+
+// Defaults of Config (switchio's).
+const (
+	DefaultRate  = 30
+	DefaultLimit = 1
+	// AutoDurationOffset is added to limit/rate for the automatic duration
+	// (switchio adds 5 s). With it the calls outlive the ramp, so the run
+	// reaches and holds the limit.
+	AutoDurationOffset = time.Second
+	// DefaultUser is the user part of the default self-call destination.
+	DefaultUser = "switchlua"
+	// DefaultProfile is the sofia profile of the self-call.
+	DefaultProfile = "external"
+	// MinSPS and MinMaxSessions are the least `fsctl sps` and `fsctl
+	// max_sessions` the node set-up applies (switchio sets both to 10000).
+	MinSPS         = 10000
+	MinMaxSessions = 10000
+)
+
+// spsSettle is how long Attach waits after raising a node's sps, for
+// FreeSWITCH's once-a-second refill of the sessions-per-second budget.
+const spsSettle = 1100 * time.Millisecond
+
+// Offer describes one originate sent.
+type Offer struct {
+	Node string    // the node it was sent to
+	UUID string    // the outbound leg's uuid, the call's tracking key
+	App  string    // the app id ("" for the default app)
+	Time time.Time // when it was sent
+}
+
+// Config configures an Originator. Rate, Limit, Duration, MaxOffered and
+// Apps can be changed later with the Set methods.
+type Config struct {
+	// Rate is the offered load in calls per second (default 30; a negative
+	// rate pauses offering).
+	Rate float64
+	// Limit is the most calls in progress at once, in erlangs (default 1).
+	Limit int
+	// Duration is how long a call lasts from its originate before the
+	// Originator hangs it up. 0: automatic, Limit/Rate + AutoDurationOffset
+	// (recomputed when the rate or limit changes); negative: never (the app
+	// hangs up).
+	Duration time.Duration
+	// MaxOffered stops offering after that many calls (0: no end); the
+	// Originator then waits for the calls to end and reaches STOPPED.
+	MaxOffered int64
+	// Apps is the weighted mix of app ids (default: one app, the default).
+	Apps []App
+
+	// Dest is where the calls go: a SIP address user@host[:port] dialled
+	// through Profile (or Gateway), or a full dial string containing '/'.
+	// Default: a self-call to User@<the node's Profile SIP address>, read
+	// with `sofia status profile <Profile>`.
+	Dest string
+	// User is the user part of the default self-call (default "switchlua").
+	User string
+	// Profile (default "external"), Gateway and Proxy as in
+	// host.OriginateOptions.
+	Profile, Gateway, Proxy string
+	// Vars are extra channel variables of every originate.
+	Vars map[string]string
+	// OriginateTimeout is originate_timeout (default 60 s).
+	OriginateTimeout time.Duration
+
+	// NodeLimits caps the calls in progress on a node (by its address as
+	// given to the Pool), besides max_sessions/2.
+	NodeLimits map[string]int
+	// NoSetup leaves the nodes' fsctl settings alone.
+	NoSetup bool
+	// VerboseEvents forces `fsctl verbose_events true` in the node set-up
+	// (otherwise it is set only when the apps' events need it).
+	VerboseEvents bool
+
+	// OnCallEnd, if set, gets one CDR row per call of ours once its last
+	// leg is destroyed, or once its originate failed with no channel. It
+	// runs on the node's Listener goroutine and must not block.
+	OnCallEnd func(cdr.Row)
+	// OnOffer, if set, is called after each originate is sent, on the
+	// Originator's goroutine. It must not block.
+	OnOffer func(Offer)
+
+	// Logger (default: discard).
+	Logger *slog.Logger
+}
+
+// Originator generates calls on a host.Pool. Its methods are safe for
+// concurrent use.
+type Originator struct {
+	cfg    Config // immutable parts: destination, hooks, logger
+	log    *slog.Logger
+	hooked atomic.Bool
+
+	// Settings and state; guarded by cfgMu.
+	cfgMu      sync.Mutex
+	state      State
+	rate       float64
+	limit      int
+	autoDur    bool
+	maxOffered int64
+	apps       *wrr
+	stoppedCh  chan struct{} // closed on entering STOPPED
+	attached   bool
+	closed     bool
+	spsSet     int // the sps and max_sessions the set-up wants (for live raises)
+	maxSet     int
+
+	// Read without locks by the hooks and the pacer.
+	stateA  atomic.Int32
+	dur     atomic.Int64 // ns; < 0: no hangup
+	killing atomic.Bool  // Stop(hangup): kill calls as they answer
+
+	nodes []*node // fixed at Attach
+	rr    int     // next node to try (the goroutine's)
+	byKey map[string]*node
+
+	mu     sync.Mutex // guards calls and causes
+	calls  map[string]*call
+	causes map[string]int64
+	cps    cpsRing
+
+	hmu sync.Mutex // guards hq
+	hq  deadlines
+
+	active, peak, offered, answered, failed, ended atomic.Int64
+	firstOffer, lastOffer                          atomic.Int64 // unix ns
+
+	wake chan struct{} // cap 1: a call ended, a setting changed, a deadline moved up
+	quit chan struct{} // closed by Close
+}
+
+// node is one FreeSWITCH node of the pool.
+type node struct {
+	name string
+	l    *host.Listener
+	dest string
+
+	capacity  atomic.Int64 // most calls in progress (0: no cap)
+	active    atomic.Int64
+	peak      atomic.Int64
+	offered   atomic.Int64
+	sessions  atomic.Int64 // sampled every housekeeping tick
+	connected atomic.Bool
+	dead      atomic.Bool // its Listener is closed
+}
+
+// call is one call of ours, from its originate to its end.
+type call struct {
+	key      string
+	node     *node
+	app      string
+	offered  time.Time
+	erlangs  int64 // calls in progress (ours, this one included) when offered
+	sessions int64 // sessions on the pool's nodes when offered (sampled)
+	answered bool  // the originate job succeeded (Listener goroutine only)
+	ended    bool  // guarded by Originator.mu
+}
+
+// New returns an Originator in state INITIAL. It errs only on an invalid
+// app mix (see App).
+func New(cfg Config) (*Originator, error) {
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Rate < 0 {
+		cfg.Rate = 0
+	}
+	if cfg.Limit <= 0 {
+		cfg.Limit = DefaultLimit
+	}
+	if cfg.User == "" {
+		cfg.User = DefaultUser
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = DefaultProfile
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	apps, err := newWRR(cfg.Apps)
+	if err != nil {
+		return nil, err
+	}
+	o := &Originator{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		rate:       cfg.Rate,
+		limit:      cfg.Limit,
+		maxOffered: cfg.MaxOffered,
+		apps:       apps,
+		stoppedCh:  make(chan struct{}),
+		calls:      make(map[string]*call),
+		causes:     make(map[string]int64),
+		byKey:      make(map[string]*node),
+		wake:       make(chan struct{}, 1),
+		quit:       make(chan struct{}),
+	}
+	o.setDurationLocked(cfg.Duration)
+	return o, nil
+}
+
+// Hook chains the Originator's call-end and job hooks in front of cfg's
+// OnCallEnd and OnJob. Call it on the host.Config the Pool is dialled with,
+// before dialling: without it the Originator never sees its calls end.
+// Calls that are not ours pass through untouched.
+func (o *Originator) Hook(cfg *host.Config) {
+	prevEnd, prevJob := cfg.OnCallEnd, cfg.OnJob
+	cfg.OnCallEnd = func(e host.CallEnd) {
+		o.onCallEnd(e)
+		if prevEnd != nil {
+			prevEnd(e)
+		}
+	}
+	cfg.OnJob = func(j *models.Job, s *models.Session) {
+		o.onJob(j, s)
+		if prevJob != nil {
+			prevJob(j, s)
+		}
+	}
+	o.hooked.Store(true)
+}
+
+// Attach prepares the pool's nodes: each node's destination (its own SIP
+// address for the default self-call), the fsctl set-up (unless NoSetup)
+// and its capacity. Call it once, after Hook and DialPool, before Start.
+func (o *Originator) Attach(ctx context.Context, pool *host.Pool) error {
+	if !o.hooked.Load() {
+		return errors.New("originator: Hook was not called on the pool's host.Config")
+	}
+	ls := pool.Listeners()
+	if len(ls) == 0 {
+		return errors.New("originator: the pool has no node")
+	}
+	o.cfgMu.Lock()
+	if o.attached {
+		o.cfgMu.Unlock()
+		return errors.New("originator: already attached")
+	}
+	sps, maxS := o.wantLimitsLocked()
+	o.cfgMu.Unlock()
+
+	nodes := make([]*node, len(ls))
+	errs := make([]error, len(ls))
+	var raised atomic.Bool
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		nd := &node{name: l.Node(), l: l}
+		nd.connected.Store(true)
+		nodes[i] = nd
+		wg.Go(func() {
+			r, err := o.setupNode(ctx, nd, sps, maxS)
+			if err != nil {
+				errs[i] = fmt.Errorf("originator: node %s: %w", nd.name, err)
+			}
+			if r {
+				raised.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if raised.Load() {
+		// FreeSWITCH refills its sessions-per-second budget each second
+		// from the sps setting: the old budget holds until then.
+		t := time.NewTimer(spsSettle)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	o.cfgMu.Lock()
+	defer o.cfgMu.Unlock()
+	if o.attached {
+		return errors.New("originator: already attached")
+	}
+	o.nodes = nodes
+	for _, nd := range nodes {
+		o.byKey[nd.name] = nd
+	}
+	o.spsSet, o.maxSet = sps, maxS
+	o.attached = true
+	return nil
+}
+
+// Start begins (or resumes) offering: INITIAL, STOPPING or STOPPED become
+// ORIGINATING. It needs Attach first.
+func (o *Originator) Start() error {
+	o.cfgMu.Lock()
+	defer o.cfgMu.Unlock()
+	if !o.attached {
+		return errors.New("originator: Start before Attach")
+	}
+	if o.closed {
+		return errors.New("originator: closed")
+	}
+	o.killing.Store(false)
+	switch o.state {
+	case Originating:
+		return nil
+	case Stopping: // the goroutine still runs
+		o.setStateLocked(Originating)
+		o.poke()
+		return nil
+	case Stopped:
+		o.stoppedCh = make(chan struct{})
+	}
+	o.setStateLocked(Originating)
+	go o.run()
+	return nil
+}
+
+// Stop stops offering (ORIGINATING becomes STOPPING, then STOPPED once our
+// calls have ended). With hangup it also hangs up every call of ours
+// (uuid_kill per call, now and again each second for calls whose channel
+// did not exist yet; a call whose originate succeeds later is killed at
+// once). It does not wait: see Wait.
+func (o *Originator) Stop(hangup bool) {
+	o.cfgMu.Lock()
+	if o.state == Originating {
+		o.setStateLocked(Stopping)
+	}
+	run := o.state == Stopping
+	if hangup && run {
+		o.killing.Store(true)
+	}
+	o.cfgMu.Unlock()
+	if hangup && run {
+		o.killAll()
+	}
+	o.poke()
+}
+
+// Wait waits until the Originator is STOPPED (at once if it never started),
+// or ctx ends.
+func (o *Originator) Wait(ctx context.Context) error {
+	o.cfgMu.Lock()
+	ch, st := o.stoppedCh, o.state
+	o.cfgMu.Unlock()
+	if st == Initial {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the Originator's goroutine at once, without hanging up calls
+// or waiting for them: the state becomes STOPPED and Wait returns. The pool
+// is left open. Idempotent.
+func (o *Originator) Close() {
+	o.cfgMu.Lock()
+	defer o.cfgMu.Unlock()
+	if o.closed {
+		return
+	}
+	o.closed = true
+	if o.state != Stopped && o.state != Initial {
+		close(o.stoppedCh)
+	}
+	o.setStateLocked(Stopped)
+	close(o.quit)
+}
+
+// State returns the current state.
+func (o *Originator) State() State { return State(o.stateA.Load()) }
+
+func (o *Originator) setStateLocked(s State) {
+	o.state = s
+	o.stateA.Store(int32(s))
+}
+
+// poke wakes the Originator's goroutine.
+func (o *Originator) poke() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// SetRate changes the offered load (calls/s; 0 pauses offering), and the
+// automatic duration with it. The nodes' sps is raised if it must be.
+func (o *Originator) SetRate(r float64) {
+	o.cfgMu.Lock()
+	o.rate = max(r, 0)
+	if o.autoDur {
+		o.setDurationLocked(0)
+	}
+	o.raiseLimitsLocked()
+	o.cfgMu.Unlock()
+	o.poke()
+}
+
+// SetLimit changes the most calls in progress at once (and the automatic
+// duration). Lowering it below the calls in progress stops offering until
+// enough of them end; it hangs up nothing.
+func (o *Originator) SetLimit(n int) {
+	o.cfgMu.Lock()
+	o.limit = max(n, 0)
+	if o.autoDur {
+		o.setDurationLocked(0)
+	}
+	o.raiseLimitsLocked()
+	o.cfgMu.Unlock()
+	o.poke()
+}
+
+// SetDuration changes the duration of calls answered from now on (0:
+// automatic, negative: no hangup).
+func (o *Originator) SetDuration(d time.Duration) {
+	o.cfgMu.Lock()
+	o.setDurationLocked(d)
+	o.cfgMu.Unlock()
+}
+
+// SetMaxOffered changes the number of calls after which offering stops (0:
+// no end).
+func (o *Originator) SetMaxOffered(n int64) {
+	o.cfgMu.Lock()
+	o.maxOffered = max(n, 0)
+	o.cfgMu.Unlock()
+	o.poke()
+}
+
+// SetApps replaces the app mix.
+func (o *Originator) SetApps(apps []App) error {
+	w, err := newWRR(apps)
+	if err != nil {
+		return err
+	}
+	o.cfgMu.Lock()
+	o.apps = w
+	o.cfgMu.Unlock()
+	return nil
+}
+
+// Duration returns the current call duration (negative: no hangup).
+func (o *Originator) Duration() time.Duration { return time.Duration(o.dur.Load()) }
+
+func (o *Originator) setDurationLocked(d time.Duration) {
+	o.autoDur = d == 0
+	if d == 0 {
+		if o.rate <= 0 {
+			return // keep the previous automatic duration while paused
+		}
+		d = time.Duration(float64(o.limit)/o.rate*float64(time.Second)) + AutoDurationOffset
+	}
+	o.dur.Store(int64(d))
+}
+
+// Counts is a snapshot of the Originator, for a status line and a summary.
+type Counts struct {
+	State      State
+	Rate       float64
+	Limit      int
+	Duration   time.Duration
+	MaxOffered int64
+
+	// Active calls are in progress: from the originate to the destruction
+	// of the last leg (or to the failure of a channel-less originate).
+	Active int64
+	// Peak is the most calls in progress at once so far.
+	Peak int64
+	// Offered counts originates sent; Answered originates that succeeded
+	// (the outbound leg answered); Ended calls that are over; Failed calls
+	// that were not answered or ended with a cause other than
+	// NORMAL_CLEARING (switchio's rule), including originates that failed
+	// with no channel, by cause in FailedByCause.
+	Offered, Answered, Ended, Failed int64
+	FailedByCause                    map[string]int64
+	// CPS is the offered rate over about the last second; AvgCPS over the
+	// run, from the first to the last offer.
+	CPS, AvgCPS float64
+	// Nodes are per-node figures, in pool order.
+	Nodes []NodeCounts
+}
+
+// NodeCounts are one node's figures.
+type NodeCounts struct {
+	Node      string
+	Connected bool
+	Capacity  int64 // most calls in progress (0: no cap)
+	Active    int64
+	Peak      int64
+	Offered   int64
+}
+
+// Counts returns a snapshot of the counters.
+func (o *Originator) Counts() Counts {
+	o.cfgMu.Lock()
+	c := Counts{State: o.state, Rate: o.rate, Limit: o.limit, MaxOffered: o.maxOffered}
+	o.cfgMu.Unlock()
+	c.Duration = o.Duration()
+	c.Active, c.Peak = o.active.Load(), o.peak.Load()
+	c.Offered, c.Answered = o.offered.Load(), o.answered.Load()
+	c.Ended, c.Failed = o.ended.Load(), o.failed.Load()
+	now := time.Now()
+	o.mu.Lock()
+	c.FailedByCause = maps.Clone(o.causes)
+	c.CPS = o.cps.rate(now, c.Offered)
+	o.mu.Unlock()
+	if f, l := o.firstOffer.Load(), o.lastOffer.Load(); c.Offered > 1 && l > f {
+		c.AvgCPS = float64(c.Offered-1) / (float64(l-f) / 1e9)
+	}
+	for _, nd := range o.nodes {
+		c.Nodes = append(c.Nodes, NodeCounts{
+			Node: nd.name, Connected: nd.connected.Load() && !nd.dead.Load(),
+			Capacity: nd.capacity.Load(), Active: nd.active.Load(),
+			Peak: nd.peak.Load(), Offered: nd.offered.Load(),
+		})
+	}
+	return c
+}
+
+// String is a one-line status, e.g. for a log line.
+func (c Counts) String() string {
+	return fmt.Sprintf("state=%s active=%d offered=%d answered=%d failed=%d cps=%.1f peak=%d",
+		c.State, c.Active, c.Offered, c.Answered, c.Failed, c.CPS, c.Peak)
+}
+
+// cpsRing keeps (time, offered) samples of about the last second.
+type cpsRing struct {
+	t [16]int64
+	n [16]int64
+	i int
+}
+
+func (r *cpsRing) add(now time.Time, offered int64) {
+	r.i = (r.i + 1) % len(r.t)
+	r.t[r.i], r.n[r.i] = now.UnixNano(), offered
+}
+
+// rate is the offers per second since the oldest sample at least 1 s old
+// (or the oldest there is).
+func (r *cpsRing) rate(now time.Time, offered int64) float64 {
+	ns := now.UnixNano()
+	best := -1
+	for k := range len(r.t) {
+		j := (r.i - k + len(r.t)) % len(r.t)
+		if r.t[j] == 0 {
+			break
+		}
+		best = j
+		if ns-r.t[j] >= int64(time.Second) {
+			break
+		}
+	}
+	if best < 0 || ns <= r.t[best] {
+		return 0
+	}
+	return float64(offered-r.n[best]) / (float64(ns-r.t[best]) / 1e9)
+}
