@@ -507,7 +507,7 @@ func (s *Sim) startSelfCall(c *call) {
 	in.setRunning(csRouting)
 	in.enterExecute()
 	if s.autoAnswer {
-		s.after(s.ansDelay, func() { in.answer() })
+		s.after(0, func() { in.answer() })
 	}
 }
 

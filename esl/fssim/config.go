@@ -53,8 +53,9 @@ type Config struct {
 	// inbound leg of a self-call answers, the outbound leg's CHANNEL_ANSWER and
 	// the originate's BACKGROUND_JOB come this much later (default 0).
 	AnswerDelay time.Duration
-	// AutoAnswer makes inbound self-call legs answer themselves AnswerDelay
-	// after they park (for load without an answering app). Default false.
+	// AutoAnswer makes inbound self-call legs answer themselves as soon as
+	// they park (for load without an answering app); the caller sees the
+	// answer AnswerDelay later. Default false.
 	AutoAnswer bool
 	// FailRate is the share (0..1) of originates that fail with FailCause:
 	// BACKGROUND_JOB "-ERR <FailCause>" and no channel events.

@@ -109,7 +109,7 @@ func (s *Sim) dialLoopback(c *call, t dialTarget, timeout time.Duration) bool {
 		}
 	})
 	if s.autoAnswer {
-		s.after(s.ansDelay, func() { b.answer() })
+		s.after(0, func() { b.answer() })
 	}
 	return true
 }
