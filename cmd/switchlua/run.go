@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -291,6 +292,7 @@ func runAction(c *cli.Context) error {
 		}
 		wcancel()
 	}
+	leftUp := orig.Counts().Active
 	orig.Close()
 	sum.Stop(time.Now())
 	cancel()
@@ -309,11 +311,15 @@ func runAction(c *cli.Context) error {
 	out := c.App.Writer
 	fmt.Fprintln(out)
 	_ = rep.WriteTable(out)
+	if leftUp > 0 {
+		fmt.Fprintf(out, "calls left up: %d (not ended at exit: no CDR row, not in the figures above)\n", leftUp)
+	}
 	if w != nil {
 		fmt.Fprintf(out, "CDR: %d rows in %s\n", w.Rows(), ro.metricsFile)
 	}
 	if ro.summaryJSON != "" {
-		if err := os.WriteFile(ro.summaryJSON, rep.JSON(), 0o644); err != nil {
+		b, _ := json.MarshalIndent(runSummary{Report: rep, CallsLeftUp: leftUp}, "", "  ")
+		if err := os.WriteFile(ro.summaryJSON, append(b, '\n'), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, unwrapPath(err)))
 		}
 	}
@@ -374,4 +380,13 @@ func spsBelow(ctx context.Context, p *host.Pool, n int) bool {
 		}
 	}
 	return false
+}
+
+// runSummary is the --summary-json object: cdr.Report's keys plus
+// calls_left_up, the calls that had not ended when switchlua exited (after
+// a Ctrl-C whose hangups FreeSWITCH did not complete in time): they have no
+// CDR row and are not in the other figures.
+type runSummary struct {
+	cdr.Report
+	CallsLeftUp int64 `json:"calls_left_up"`
 }

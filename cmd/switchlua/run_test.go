@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -273,16 +274,42 @@ func TestRunSetupErrors(t *testing.T) {
 	if err := os.WriteFile(broken, []byte("function on_park(sess)\n  sess:answer(\nend\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A port that accepts connections and never says a word (a hung
+	// FreeSWITCH, or something else listening there).
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
 	tests := []struct {
 		name string
 		env  []string
 		args []string
 		want []string
 	}{
+		{"silent", nil, []string{"--host", silent.Addr().String()}, []string{silent.Addr().String(), "no answer"}},
 		{"password", []string{"SWITCHLUA_PASSWORD=wrong-" + tg.Password}, []string{"--host", tg.Addr}, []string{tg.Addr, "authentication failed"}},
 		{"refused", nil, []string{"--host", "127.0.0.1:1"}, []string{"127.0.0.1:1", "connection refused"}},
 		{"unreachable", nil, []string{"--host", "192.0.2.1:8021"}, []string{"192.0.2.1:8021"}},
 		{"script", nil, []string{"--host", tg.Addr}, []string{broken + ":3:"}},
+		{"metrics-remote", nil, []string{"--host", tg.Addr, "--metrics-addr", "0.0.0.0:0"}, []string{"--metrics-addr 0.0.0.0:0", "loopback"}},
+		{"cdr-file", nil, []string{"--host", tg.Addr, "--metrics-file", filepath.Join(dir, "no", "such", "dir", "cdr.csv")}, []string{"--metrics-file", "cdr.csv"}},
+		{"host", nil, []string{"--host", "fs1:notaport"}, []string{`--host "fs1:notaport"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -386,5 +413,71 @@ func TestRunPasswordNotShown(t *testing.T) {
 		if r.code != 1 || strings.Contains(r.stderr, "wrong\"") {
 			t.Errorf("wrong password: exit %d\n%s", r.code, r)
 		}
+	}
+}
+
+// stalledRun starts a run against a `switchlua sim` process and, once calls
+// are up, stops the simulator (SIGSTOP): FreeSWITCH no longer answers, so
+// our hangups get no reply and the calls never end.
+func stalledRun(t *testing.T) (*proc, runFiles) {
+	t.Helper()
+	sim, addr := startSim(t)
+	t.Cleanup(func() { _ = sim.cmd.Process.Signal(syscall.SIGCONT) })
+	p, files := startRun(t, nil, "--host", addr, "--script", "toneplay", "--rate", "50", "--limit", "1000", "--duration", "30s")
+	p.waitStderr(t, 15*time.Second, "msg=originating")
+	time.Sleep(time.Second)
+	sim.signal(t, syscall.SIGSTOP)
+	time.Sleep(100 * time.Millisecond)
+	return p, files
+}
+
+// TestRunInterruptStalledNode: Ctrl-C while the node does not answer still
+// exits within 5 s, with a CDR row for every call that ended.
+func TestRunInterruptStalledNode(t *testing.T) {
+	p, files := stalledRun(t)
+	p.signal(t, syscall.SIGINT)
+	sent := time.Now()
+	r := p.wait(t, 8*time.Second)
+	if d := time.Since(sent); d > 5*time.Second {
+		t.Errorf("exited %v after SIGINT, want within 5 s", d)
+	}
+	if r.code != 0 && r.code != exitError {
+		t.Fatalf("exit %d\n%s", r.code, r)
+	}
+	if r.code != 0 {
+		return // the watchdog: no summary to check
+	}
+	o := files.read(t, r)
+	if o.report.CDRRows != int64(len(o.rows)) {
+		t.Errorf("cdr_rows %d, file rows %d", o.report.CDRRows, len(o.rows))
+	}
+	var left struct {
+		N *int64 `json:"calls_left_up"`
+	}
+	b, _ := os.ReadFile(files.summary)
+	if err := json.Unmarshal(b, &left); err != nil || left.N == nil || *left.N == 0 {
+		t.Errorf("summary JSON: calls_left_up missing or 0: %s", b)
+	}
+	if !strings.Contains(r.stdout, "calls left up: ") {
+		t.Errorf("the summary does not say calls were left up\n%s", r)
+	}
+	if !strings.Contains(r.stderr, "calls still up") {
+		t.Errorf("no warning about the calls left up\n%s", r)
+	}
+}
+
+// TestRunSecondInterrupt: a second Ctrl-C exits at once (status 130).
+func TestRunSecondInterrupt(t *testing.T) {
+	p, _ := stalledRun(t)
+	p.signal(t, syscall.SIGINT)
+	time.Sleep(300 * time.Millisecond)
+	p.signal(t, syscall.SIGINT)
+	sent := time.Now()
+	r := p.wait(t, 5*time.Second)
+	if d := time.Since(sent); d > time.Second {
+		t.Errorf("exited %v after the second SIGINT, want at once", d)
+	}
+	if r.code != exitInterrupts {
+		t.Errorf("exit %d, want %d\n%s", r.code, exitInterrupts, r)
 	}
 }
