@@ -67,6 +67,8 @@ type session struct {
 	wake  chan struct{} // cap 1
 	dead  chan struct{} // closed when the session is torn down
 	wdone chan struct{} // closed when the writer goroutine ends
+	// batches carries frames from the socket goroutine, in wire order.
+	batches chan *batch
 	// closeAfterFlush makes the writer close the socket after writing what is
 	// queued (Close's "exit").
 	closeAfterFlush bool
@@ -445,40 +447,52 @@ func (c *Conn) state_(sc StateChange) {
 	}
 }
 
-// readLoop dispatches frames until the socket fails, the server says goodbye
-// or Close is called. It returns why.
+// readLoop takes the socket's batches in order and dispatches their frames
+// until the socket fails, the server says goodbye or Close is called. It
+// returns why.
 func (c *Conn) readLoop(s *session) error {
+	c.startReading(s)
 	for {
-		if c.closing.Load() {
+		var b *batch
+		select {
+		case b = <-s.batches:
+		case <-c.quit:
 			return ErrClosed
 		}
-		f, err := s.rd.ReadFrame()
-		if err != nil {
-			return err
-		}
-		switch f.ContentType {
-		case TypeEventPlain, TypeEventJSON:
-			ev, err := f.Event()
-			if err != nil {
-				c.log.Warn("esl: skipping unparsable event", "addr", c.addr, "err", err)
-				continue
-			}
-			if !c.deliver(ev) {
+		if b.ready != nil {
+			select {
+			case <-b.ready:
+			case <-c.quit:
 				return ErrClosed
 			}
-		case TypeCommandReply, TypeAPIResponse:
-			c.reply(f)
-		case TypeDisconnect:
-			if string(f.lookup("Content-Disposition")) == "linger" {
-				continue // outbound sockets only; the socket stays up
+		}
+		for i := range b.items {
+			if c.closing.Load() {
+				return ErrClosed
 			}
-			return fmt.Errorf("server sent text/disconnect-notice: %q", strings.TrimSpace(string(f.Body)))
-		case TypeRudeRejection:
-			return fmt.Errorf("%w: %q", ErrRejected, strings.TrimSpace(string(f.Body)))
-		case TypeLogData, TypeAuthRequest:
-			// log/data: we never ask for logs; ignore. A late auth/request: ignore.
-		default:
-			c.log.Debug("esl: skipping frame", "addr", c.addr, "content_type", f.ContentType)
+			it := &b.items[i]
+			switch it.ct {
+			case TypeEventPlain, TypeEventJSON:
+				if it.err != nil {
+					c.log.Warn("esl: skipping unparsable event", "addr", c.addr, "err", it.err)
+					continue
+				}
+				if !c.deliver(it.ev) {
+					return ErrClosed
+				}
+			case TypeCommandReply, TypeAPIResponse:
+				c.reply(it)
+			case TypeDisconnect:
+				if it.disp == "linger" {
+					continue // outbound sockets only; the socket stays up
+				}
+				return fmt.Errorf("server sent text/disconnect-notice: %q", it.text)
+			case TypeRudeRejection:
+				return fmt.Errorf("%w: %q", ErrRejected, it.text)
+			}
+		}
+		if b.err != nil {
+			return b.err
 		}
 	}
 }
@@ -517,23 +531,17 @@ func (c *Conn) deliver(ev *Event) bool {
 }
 
 // reply pairs a command/reply or api/response with the oldest command.
-func (c *Conn) reply(f *Frame) {
+func (c *Conn) reply(it *item) {
 	c.mu.Lock()
 	p := c.fifo.pop()
 	c.mu.Unlock()
 	if p == nil {
-		c.log.Warn("esl: reply with no command waiting", "addr", c.addr, "content_type", f.ContentType)
+		if !c.closing.Load() {
+			c.log.Warn("esl: reply with no command waiting", "addr", c.addr, "content_type", it.ct)
+		}
 		return
 	}
-	r := &Reply{ContentType: f.ContentType}
-	if f.ContentType == TypeAPIResponse {
-		r.Text = trimReply(string(f.Body))
-	} else {
-		r.Text = trimReply(string(f.lookup("Reply-Text")))
-		if j := f.lookup("Job-UUID"); len(j) > 0 {
-			r.JobUUID = string(j)
-		}
-	}
+	r := &Reply{ContentType: it.ct, Text: it.text, JobUUID: it.job}
 	var err error
 	if isErrorReply(r.Text) {
 		err = &ServerError{Reply: r.Text}

@@ -113,6 +113,12 @@ type Reader struct {
 	frame Frame
 	ps    parseState
 	eb    eventBuilder
+
+	// rotate, when set, replaces the buffer instead of compacting it: it is
+	// given the old buffer (nil at first) and returns one of at least size
+	// bytes. The connection's pipeline uses it so that frames handed to parse
+	// workers stay valid while the socket is read further.
+	rotate func(old []byte, size int) []byte
 }
 
 // NewReader returns a Reader on rd with a 128 KiB buffer.
@@ -139,23 +145,41 @@ func (r *Reader) Buffered() int { return r.w - r.r }
 // the next call. At the end of the stream it returns io.EOF (or
 // io.ErrUnexpectedEOF inside a frame); after any error it keeps returning it.
 func (r *Reader) ReadFrame() (*Frame, error) {
-	if r.err != nil {
-		return nil, r.err
-	}
 	for {
-		need, err := r.parse()
-		if err != nil {
-			r.err = err
-			return nil, err
+		f, need, err := r.buffered()
+		if f != nil || err != nil {
+			return f, err
 		}
-		if need == 0 {
-			return &r.frame, nil
-		}
-		if err := r.fill(need); err != nil {
-			r.err = err
+		if err := r.more(need); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// buffered returns the next frame if it is wholly in the buffer; otherwise
+// nil and how many bytes the frame needs (-1 unknown), for more.
+func (r *Reader) buffered() (*Frame, int, error) {
+	if r.err != nil {
+		return nil, 0, r.err
+	}
+	need, err := r.parse()
+	if err != nil {
+		r.err = err
+		return nil, 0, err
+	}
+	if need == 0 {
+		return &r.frame, 0, nil
+	}
+	return nil, need, nil
+}
+
+// more reads from the source once (blocking).
+func (r *Reader) more(need int) error {
+	if err := r.fill(need); err != nil {
+		r.err = err
+		return err
+	}
+	return nil
 }
 
 // parseState is the progress through a frame whose bytes have not all
@@ -276,6 +300,12 @@ func (r *Reader) fill(need int) error {
 	if r.rerr != nil {
 		return r.eofErr()
 	}
+	if r.rotate != nil {
+		if err := r.rotateIfNeeded(need); err != nil {
+			return err
+		}
+		return r.read()
+	}
 	if r.buf == nil {
 		r.buf = make([]byte, defaultReadBuffer)
 	}
@@ -302,6 +332,35 @@ func (r *Reader) fill(need int) error {
 		r.r = 0
 		r.buf = nb
 	}
+	return r.read()
+}
+
+// rotateIfNeeded moves to a fresh buffer from r.rotate when the current one
+// has too little room: bytes before r.r may still be in use by whoever took
+// the frames, so they are never overwritten. The partial frame is copied
+// over (the only copy a split frame costs); buffers grow by doubling as data
+// arrives, never to an announced length.
+func (r *Reader) rotateIfNeeded(need int) error {
+	if r.buf != nil && len(r.buf)-r.w >= minRead && (need <= 0 || r.r+need <= len(r.buf)) {
+		return nil
+	}
+	keep := r.w - r.r
+	size := max(defaultReadBuffer, 2*keep, keep+minRead)
+	limit := r.maxFrame() + maxHeaderBlock
+	if size > limit {
+		size = limit
+		if keep >= limit {
+			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrFrameTooLarge, limit)
+		}
+	}
+	nb := r.rotate(r.buf, size)
+	copy(nb, r.buf[r.r:r.w])
+	r.buf, r.r, r.w = nb, 0, keep
+	return nil
+}
+
+// read reads once into the free tail of the buffer.
+func (r *Reader) read() error {
 	for tries := 0; tries < 100; tries++ {
 		n, err := r.src.Read(r.buf[r.w:])
 		if n < 0 || n > len(r.buf)-r.w {
