@@ -209,13 +209,8 @@ var inCreateVars = []vop{
 	vS("endpoint_disposition", "DELAYED NEGOTIATION"),
 }
 
-// inMediaVars: the inbound leg negotiating media (pre-answer or answer).
-var inMediaVars = []vop{
-	vT("rtp_use_codec_string"),
-	vS("remote_video_media_flow", "inactive"),
-	vS("remote_text_media_flow", "inactive"),
-	vS("remote_audio_media_flow", "sendrecv"),
-	vS("audio_media_flow", "sendrecv"),
+// codecVars: sofia's codec negotiation (PCMU), on either leg.
+var codecVars = []vop{
 	vS("rtp_audio_recv_pt", "0"),
 	vS("rtp_use_codec_name", "PCMU"),
 	vS("rtp_use_codec_rate", "8000"),
@@ -229,6 +224,25 @@ var inMediaVars = []vop{
 	vS("write_codec", "PCMU"),
 	vS("write_rate", "8000"),
 	vS("dtmf_type", "rfc2833"),
+}
+
+// seq concatenates steps.
+func seq(parts ...[]vop) []vop {
+	var out []vop
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// inMediaVars: the inbound leg negotiating media (pre-answer or answer).
+var inMediaVars = seq([]vop{
+	vT("rtp_use_codec_string"),
+	vS("remote_video_media_flow", "inactive"),
+	vS("remote_text_media_flow", "inactive"),
+	vS("remote_audio_media_flow", "sendrecv"),
+	vS("audio_media_flow", "sendrecv"),
+}, codecVars, []vop{
 	vD("local_media_ip", (*call).ip),
 	vD("local_media_port", (*call).inPort),
 	vD("advertised_media_ip", (*call).ip),
@@ -241,7 +255,7 @@ var inMediaVars = []vop{
 	vD("remote_media_port", (*call).outPort),
 	vS("endpoint_disposition", "EARLY MEDIA"),
 	vD("rtp_local_sdp_str", func(c *call) string { return c.answerSDP(c.ip(), true) }),
-}
+})
 
 // inAnsweredVars: the inbound leg once its 200 OK is acknowledged.
 var inAnsweredVars = []vop{
@@ -256,7 +270,7 @@ var inAnsweredVars = []vop{
 }
 
 // outAnswerVars: the outbound leg receiving the 200 OK.
-var outAnswerVars = []vop{
+var outAnswerVars = seq([]vop{
 	vT("sip_local_network_addr"),
 	vD("sip_reply_host", (*call).ip),
 	vD("sip_reply_port", (*call).destPort),
@@ -291,19 +305,7 @@ var outAnswerVars = []vop{
 	vS("remote_video_media_flow", "inactive"),
 	vS("remote_text_media_flow", "inactive"),
 	vS("remote_audio_media_flow", "sendrecv"),
-	vS("rtp_audio_recv_pt", "0"),
-	vS("rtp_use_codec_name", "PCMU"),
-	vS("rtp_use_codec_rate", "8000"),
-	vS("rtp_use_codec_ptime", "20"),
-	vS("rtp_use_codec_channels", "1"),
-	vS("rtp_last_audio_codec_string", "PCMU@8000h@20i@1c"),
-	vS("read_codec", "PCMU"),
-	vS("original_read_codec", "PCMU"),
-	vS("read_rate", "8000"),
-	vS("original_read_rate", "8000"),
-	vS("write_codec", "PCMU"),
-	vS("write_rate", "8000"),
-	vS("dtmf_type", "rfc2833"),
+}, codecVars, []vop{
 	vT("local_media_ip"),
 	vT("local_media_port"),
 	vT("advertised_media_ip"),
@@ -314,7 +316,7 @@ var outAnswerVars = []vop{
 	vS("rtp_2833_recv_payload", "101"),
 	vD("remote_media_ip", (*call).ip),
 	vD("remote_media_port", (*call).inPort),
-}
+})
 
 // outExecuteVars: the outbound leg entering CS_EXECUTE after the originate.
 var outExecuteVars = []vop{
