@@ -148,7 +148,13 @@ func parseVarBlock(s string) []hdr {
 func parseDial(s string) dialTarget {
 	var t dialTarget
 	for len(s) > 0 && (s[0] == '{' || s[0] == '[' || s[0] == '<') {
-		closer := map[byte]byte{'{': '}', '[': ']', '<': '>'}[s[0]]
+		closer := byte('}')
+		switch s[0] {
+		case '[':
+			closer = ']'
+		case '<':
+			closer = '>'
+		}
 		j := strings.IndexByte(s, closer)
 		if j < 0 {
 			break
@@ -289,8 +295,6 @@ func (s *Sim) dial(c *call, t dialTarget, timeout time.Duration) bool {
 		return fail(cause)
 	case "user":
 		return fail("SUBSCRIBER_ABSENT")
-	case "":
-		return fail("CHAN_NOT_IMPLEMENTED")
 	default:
 		return fail("CHAN_NOT_IMPLEMENTED")
 	}

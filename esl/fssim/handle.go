@@ -38,7 +38,6 @@ func parseLogLevel(s string) (int, bool) {
 // reports whether the connection goes on. The reply is queued before any
 // event the command caused.
 func (s *Sim) handle(c *conn, cmd *command) bool {
-	line := cmd.line
 	s.mu.Lock()
 	s.stats.commands++
 	if s.closed {
@@ -46,7 +45,7 @@ func (s *Sim) handle(c *conn, cmd *command) bool {
 		return false
 	}
 	s.deferring = true
-	goOn, wait := s.parseCommand(c, cmd, line)
+	goOn, wait := s.parseCommand(c, cmd)
 	s.flushDeferred()
 	s.mu.Unlock()
 	if wait != nil {
@@ -62,7 +61,8 @@ func (s *Sim) handle(c *conn, cmd *command) bool {
 
 // parseCommand is handle's body, with s.mu held. wait, if not nil, is closed
 // when the api response has been queued.
-func (s *Sim) parseCommand(c *conn, cmd *command, line string) (goOn bool, wait chan struct{}) {
+func (s *Sim) parseCommand(c *conn, cmd *command) (goOn bool, wait chan struct{}) {
+	line := cmd.line
 	if hasPrefixFold(line, "exit") || strings.HasPrefix(line, "...") {
 		c.reply("+OK bye")
 		c.finish(goodbye)
