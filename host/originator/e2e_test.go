@@ -574,3 +574,45 @@ func (w *tlog) Write(p []byte) (int, error) {
 }
 
 var _ io.Writer = (*tlog)(nil)
+
+func TestLifecycleWithoutNodes(t *testing.T) {
+	o, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.State() != Initial || o.State().String() != "INITIAL" {
+		t.Fatalf("state %v", o.State())
+	}
+	if err := o.Start(); err == nil {
+		t.Error("Start before Attach accepted")
+	}
+	if err := o.Attach(context.Background(), host.NewPool()); err == nil {
+		t.Error("Attach without Hook accepted")
+	}
+	var hc host.Config
+	o.Hook(&hc)
+	if hc.OnCallEnd == nil || hc.OnJob == nil {
+		t.Fatal("Hook set no hooks")
+	}
+	if err := o.Attach(context.Background(), host.NewPool()); err == nil {
+		t.Error("Attach to an empty pool accepted")
+	}
+	o.Stop(true) // nothing to stop
+	if err := o.Wait(context.Background()); err != nil {
+		t.Errorf("Wait in INITIAL: %v", err)
+	}
+	o.Close()
+	o.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := o.Wait(ctx); err != nil || o.State() != Stopped {
+		t.Errorf("after Close: %v, %v", err, o.State())
+	}
+	c := o.Counts()
+	if c.Rate != DefaultRate || c.Limit != DefaultLimit || c.Duration != time.Second/30+AutoDurationOffset {
+		t.Errorf("defaults: %+v", c)
+	}
+	if !strings.Contains(c.String(), "state=STOPPED") {
+		t.Errorf("status line %q", c.String())
+	}
+}

@@ -167,6 +167,7 @@ type Originator struct {
 
 	active, peak, offered, answered, failed, ended atomic.Int64
 	firstOffer, lastOffer                          atomic.Int64 // unix ns
+	missed                                         atomic.Int64 // offers the pacer gave up after stalls
 
 	wake chan struct{} // cap 1: a call ended, a setting changed, a deadline moved up
 	quit chan struct{} // closed by Close
@@ -404,7 +405,7 @@ func (o *Originator) Close() {
 		return
 	}
 	o.closed = true
-	if o.state != Stopped && o.state != Initial {
+	if o.state != Stopped { // (entering STOPPED closed it)
 		close(o.stoppedCh)
 	}
 	o.setStateLocked(Stopped)
@@ -520,6 +521,10 @@ type Counts struct {
 	// CPS is the offered rate over about the last second; AvgCPS over the
 	// run, from the first to the last offer.
 	CPS, AvgCPS float64
+	// Missed counts offers the pacer skipped because it fell more than
+	// 50 ms behind its schedule (the process was starved of CPU); offers
+	// held back by the limit or full nodes are not missed.
+	Missed int64
 	// Nodes are per-node figures, in pool order.
 	Nodes []NodeCounts
 }
@@ -538,11 +543,12 @@ type NodeCounts struct {
 func (o *Originator) Counts() Counts {
 	o.cfgMu.Lock()
 	c := Counts{State: o.state, Rate: o.rate, Limit: o.limit, MaxOffered: o.maxOffered}
+	nodes := o.nodes
 	o.cfgMu.Unlock()
 	c.Duration = o.Duration()
 	c.Active, c.Peak = o.active.Load(), o.peak.Load()
 	c.Offered, c.Answered = o.offered.Load(), o.answered.Load()
-	c.Ended, c.Failed = o.ended.Load(), o.failed.Load()
+	c.Ended, c.Failed, c.Missed = o.ended.Load(), o.failed.Load(), o.missed.Load()
 	now := time.Now()
 	o.mu.Lock()
 	c.FailedByCause = maps.Clone(o.causes)
@@ -551,7 +557,7 @@ func (o *Originator) Counts() Counts {
 	if f, l := o.firstOffer.Load(), o.lastOffer.Load(); c.Offered > 1 && l > f {
 		c.AvgCPS = float64(c.Offered-1) / (float64(l-f) / 1e9)
 	}
-	for _, nd := range o.nodes {
+	for _, nd := range nodes {
 		c.Nodes = append(c.Nodes, NodeCounts{
 			Node: nd.name, Connected: nd.connected.Load() && !nd.dead.Load(),
 			Capacity: nd.capacity.Load(), Active: nd.active.Load(),

@@ -10,9 +10,11 @@ const (
 	// housekeepEvery is how often the Originator samples its nodes
 	// (connected, sessions) and its offered rate.
 	housekeepEvery = 100 * time.Millisecond
-	// maxCatchUp is the most offers the pacer sends late after a stall
-	// (a slow wake-up, a full limit), in time: about 20 ms of offers at once.
-	maxCatchUp = 20 * time.Millisecond
+	// maxCatchUp is the most offers the pacer sends late after a stall of
+	// its own (a slow wake-up, a GC pause), in time: at most about 50 ms of
+	// offers at once. Offers held back by the limit or by full nodes are
+	// not caught up: they restart at the rate when room frees up.
+	maxCatchUp = 50 * time.Millisecond
 	// killEvery is how often Stop(hangup) kills our calls again while some
 	// are left (their channels may not have existed the first time).
 	killEvery = time.Second
@@ -105,6 +107,7 @@ func (o *Originator) pace(next *time.Time, rate float64, limit, maxOff int64) (w
 		*next = now
 	}
 	if lag := now.Sub(*next); lag > maxCatchUp {
+		o.missed.Add(int64((lag - maxCatchUp) / interval))
 		*next = now.Add(-maxCatchUp)
 	} else if lag > interval && interval >= maxCatchUp {
 		*next = now // slow rates: one late offer, not two
@@ -114,10 +117,12 @@ func (o *Originator) pace(next *time.Time, rate float64, limit, maxOff int64) (w
 			return 0, true
 		}
 		if o.active.Load() >= limit {
+			*next = time.Time{}
 			return idleWait, false
 		}
 		nd := o.pick()
 		if nd == nil {
+			*next = time.Time{}
 			return idleWait, false
 		}
 		o.offer(nd)
