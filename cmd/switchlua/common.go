@@ -22,7 +22,7 @@ import (
 // appFlags are the script flags of run and serve.
 func appFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "script", Usage: "Lua script `FILE.lua` or built-in app NAME (see list-apps); options follow as :k=v — :weight=N (share of originated calls), :app=ID (compose scripts under one app), anything else reaches setup(ctx) as ctx.args; repeatable"},
+		&cli.StringSliceFlag{Name: "script", Usage: "`SCRIPT`: a .lua file or a built-in app name (see list-apps), with :k=v options: :weight=N (share of originated calls), :app=ID (compose scripts under one app id), any other k=v reaches setup(ctx) as ctx.args; repeatable"},
 		&cli.BoolFlag{Name: "no-reload", Usage: "do not apply saved scripts live (hot reload is on by default)"},
 		&cli.BoolFlag{Name: "unsafe", Usage: "open the full Lua standard library (io, os, debug) to the scripts"},
 	}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
@@ -113,4 +116,55 @@ func (c *console) SetStatus(s string) {
 // Println writes one line above the status line.
 func (c *console) Println(a ...any) {
 	_, _ = c.Write([]byte(fmt.Sprintln(a...)))
+}
+
+// seconds is a duration flag value that takes a Go duration ("1.5s",
+// "250ms") or a plain number of seconds ("10", as switchio's --duration).
+type seconds struct{ d time.Duration }
+
+func (s *seconds) Set(v string) error {
+	v = strings.TrimSpace(v)
+	if f, err := strconv.ParseFloat(v, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > 1e9 {
+			return fmt.Errorf("out of range")
+		}
+		s.d = time.Duration(f * float64(time.Second))
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("want seconds or a duration such as 500ms, 10s, 2m")
+	}
+	s.d = d
+	return nil
+}
+
+func (s *seconds) String() string {
+	if s == nil {
+		return "0s"
+	}
+	return s.d.String()
+}
+
+// durationFlag is a flag holding a seconds value.
+func durationFlag(name string, def time.Duration, usage string) *cli.GenericFlag {
+	f := &cli.GenericFlag{Name: name, Value: &seconds{d: def}, Usage: usage}
+	if def != 0 {
+		f.DefaultText = def.String()
+	}
+	return f
+}
+
+// durationOf reads a durationFlag.
+func durationOf(c *cli.Context, name string) time.Duration {
+	if s, ok := c.Generic(name).(*seconds); ok && s != nil {
+		return s.d
+	}
+	return 0
+}
+
+// withDefaultText sets the default shown in --help.
+func withDefaultText(f *cli.GenericFlag, text string) *cli.GenericFlag {
+	f.DefaultText = text
+	return f
 }

@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -159,6 +160,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// invalidValue matches the flag package's error for a value it cannot parse.
+var invalidValue = regexp.MustCompile(`^invalid value (".*") for flag -+(\S+): ?(.*)$`)
+
 // onUsageError turns urfave/cli's flag errors into one line and exit status 2
 // (instead of the whole help text).
 func onUsageError(c *cli.Context, err error, _ bool) error {
@@ -169,6 +173,12 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 			msg = "-" + msg
 		}
 		msg = "unknown flag " + msg
+	}
+	if m := invalidValue.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("--%s: invalid value %s", m[2], m[1])
+		if m[3] != "" && m[3] != "parse error" {
+			msg += " (" + m[3] + ")"
+		}
 	}
 	name := "switchlua"
 	if c != nil && c.Command != nil && c.Command.Name != "" {
