@@ -481,3 +481,30 @@ func TestRunSecondInterrupt(t *testing.T) {
 		t.Errorf("exit %d, want %d\n%s", r.code, exitInterrupts, r)
 	}
 }
+
+// TestRunWeightedApps: two scripts with weights 3 and 1 share the calls in
+// that proportion, and :k=v options reach setup(ctx) as ctx.args.
+func TestRunWeightedApps(t *testing.T) {
+	dir := t.TempDir()
+	// Each app answers its inbound legs only if its args say so.
+	src := "local answer\n" +
+		"function setup(ctx) answer = ctx.args.answer end\n" +
+		"function on_park(sess)\n  if sess:is_inbound() and answer == 'yes' then sess:answer() end\nend\n"
+	for _, n := range []string{"alpha.lua", "beta.lua"} {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := runCalls(t, 30*time.Second, nil,
+		"--script", filepath.Join(dir, "alpha.lua")+":weight=3:answer=yes",
+		"--script", filepath.Join(dir, "beta.lua")+":answer=yes",
+		"--rate", "50", "--limit", "100", "--max-offered", "80", "--duration", "300ms")
+	checkAllAnswered(t, o, 80)
+	per := map[string]int{}
+	for _, r := range o.rows {
+		per[r.SwitchluaApp]++
+	}
+	if per["alpha"] != 60 || per["beta"] != 20 {
+		t.Errorf("calls per app %v, want alpha 60 and beta 20", per)
+	}
+}
