@@ -347,11 +347,13 @@ func TestRunReload(t *testing.T) {
 			if err := os.WriteFile(script, []byte(src(1)), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			args := []string{"--script", script, "--rate", "20", "--limit", "100", "--max-offered", "70", "--duration", "300ms", "--log-level", "debug"}
+			tg := fstest.Start(t)
+			args, env := targetArgs(tg)
+			args = append(args, "--script", script, "--rate", "20", "--limit", "100", "--max-offered", "70", "--duration", "300ms", "--log-level", "debug")
 			if noReload {
 				args = append(args, "--no-reload")
 			}
-			p, files := startRun(t, nil, args...)
+			p, files := startRun(t, env, args...)
 			p.waitStderr(t, 15*time.Second, "msg=originating")
 			time.Sleep(time.Second)
 			tmp := script + ".tmp"
@@ -495,10 +497,12 @@ func TestRunWeightedApps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	o := runCalls(t, 30*time.Second, nil,
+	tg := fstest.Start(t)
+	args, env := targetArgs(tg)
+	o := runCalls(t, 30*time.Second, env, append(args,
 		"--script", filepath.Join(dir, "alpha.lua")+":weight=3:answer=yes",
 		"--script", filepath.Join(dir, "beta.lua")+":answer=yes",
-		"--rate", "50", "--limit", "100", "--max-offered", "80", "--duration", "300ms")
+		"--rate", "50", "--limit", "100", "--max-offered", "80", "--duration", "300ms")...)
 	checkAllAnswered(t, o, 80)
 	per := map[string]int{}
 	for _, r := range o.rows {

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/switchlua/switchlua/esl/fssim"
+	"github.com/switchlua/switchlua/host/originator"
 )
 
 func simCommand() *cli.Command {
@@ -115,9 +116,11 @@ func simAction(c *cli.Context) error {
 }
 
 // startEmbeddedSim starts the simulator on a free loopback port for `run`
-// without --host. The caller closes it.
+// without --host. The caller closes it. Its sessions-per-second and
+// max-sessions start where the Originator's node set-up would raise them.
 func startEmbeddedSim(password string) (*fssim.Sim, string, error) {
-	sim := fssim.New(fssim.Config{Password: password})
+	sim := fssim.New(fssim.Config{Password: password,
+		SessionsPerSecond: originator.MinSPS, MaxSessions: originator.MinMaxSessions})
 	addr, err := sim.Start("127.0.0.1:0")
 	if err != nil {
 		return nil, "", fmt.Errorf("starting the built-in FreeSWITCH simulator: %v", err)
