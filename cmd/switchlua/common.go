@@ -50,6 +50,7 @@ type setup struct {
 
 	onScriptError func()
 	onReload      func()
+	closeOnce     sync.Once
 }
 
 // newSetup builds the logger (on a console that can keep a status line) and
@@ -152,17 +153,19 @@ func (s *setup) dial(ctx context.Context, nodes []string, cfg host.Config) error
 	return nil
 }
 
-// close stops what setup started, in reverse order.
+// close stops what setup started, in reverse order. Idempotent.
 func (s *setup) close() {
-	if s.mgr != nil {
-		_ = s.mgr.Close()
-	}
-	if s.pool != nil {
-		_ = s.pool.Close()
-	}
-	if s.msrv != nil {
-		_ = s.msrv.Close()
-	}
+	s.closeOnce.Do(func() {
+		if s.mgr != nil {
+			_ = s.mgr.Close()
+		}
+		if s.pool != nil {
+			_ = s.pool.Close()
+		}
+		if s.msrv != nil {
+			_ = s.msrv.Close()
+		}
+	})
 }
 
 // nodeMetrics copies the Listeners' counters into the Prometheus metrics:

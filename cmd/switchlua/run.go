@@ -121,37 +121,44 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Everything started below is stopped by closeAll, in order: the pool
+	// (and apps, metrics), then the CDR file, then the simulator, so the
+	// nodes do not see their server vanish first. It is idempotent: the
+	// normal path calls it before printing the summary.
+	var w cdr.Writer
+	var sim *fssim.Sim
+	closeAll := func() {
+		s.close()
+		if w != nil {
+			_ = w.Close()
+		}
+		if sim != nil {
+			_ = sim.Close()
+		}
+	}
+	defer closeAll()
 	if err := s.loadApps(""); err != nil {
 		return err
 	}
 
 	// The CDR file and the summary file are opened first, so a path that
 	// cannot be written is an error before any call is made.
-	var w cdr.Writer
 	if ro.metricsFile != "" {
 		var once sync.Once
 		w, err = cdr.OpenWith(ro.metricsFile, cdr.Options{OnError: func(err error) {
 			once.Do(func() { s.log.Error("CDR file: write failed; later rows are lost", "file", ro.metricsFile, "err", err) })
 		}})
 		if err != nil {
-			s.close()
+			w = nil
 			return fmt.Errorf("--metrics-file %s: %v", ro.metricsFile, unwrapPath(err))
 		}
 	}
 	if ro.summaryJSON != "" {
 		if err := checkWritable(ro.summaryJSON); err != nil {
-			s.close()
-			if w != nil {
-				_ = w.Close()
-			}
 			return fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, err)
 		}
 	}
 	if err := s.startMetrics(); err != nil {
-		s.close()
-		if w != nil {
-			_ = w.Close()
-		}
 		return err
 	}
 
@@ -169,26 +176,15 @@ func runAction(c *cli.Context) error {
 	}, nil)
 	defer sig.stop()
 
-	var sim *fssim.Sim
 	if len(ro.nodes) == 0 {
 		var addr string
 		sim, addr, err = startEmbeddedSim(ro.password)
 		if err != nil {
-			s.close()
 			return err
 		}
 		ro.nodes = []string{addr}
 		s.con.Println("no --host: started the built-in FreeSWITCH simulator on " + addr)
 	}
-	// Stop in order: the originator, the pool (and apps, metrics), then the
-	// simulator, so the nodes do not see their server vanish first.
-	closeAll := func() {
-		s.close()
-		if sim != nil {
-			_ = sim.Close()
-		}
-	}
-
 	sum := cdr.NewSummary()
 	s.onScriptError = sum.ScriptError
 	s.onReload = sum.Reloaded
@@ -219,13 +215,11 @@ func runAction(c *cli.Context) error {
 		},
 	})
 	if err != nil {
-		closeAll()
 		return usageErr("%v", strings.TrimPrefix(err.Error(), "originator: "))
 	}
 	hc := s.hostConfig(ro.password)
 	orig.Hook(&hc)
 	if err := s.dial(sig.ctx, ro.nodes, hc); err != nil {
-		closeAll()
 		if sig.ctx.Err() != nil {
 			return withCode(exitError, errors.New("interrupted while connecting"))
 		}
@@ -237,7 +231,6 @@ func runAction(c *cli.Context) error {
 	err = orig.Attach(actx, s.pool)
 	acancel()
 	if err != nil {
-		closeAll()
 		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "originator: "))
 	}
 	if lowSPS {
@@ -262,9 +255,10 @@ func runAction(c *cli.Context) error {
 		"rate", ro.rate, "limit", ro.limit, "duration", orig.Duration(), "max_offered", maxOff,
 		"reload", s.mgr.Watching())
 
-	if err := orig.Start(); err != nil {
-		closeAll()
-		return err
+	if sig.ctx.Err() == nil { // not interrupted while setting up
+		if err := orig.Start(); err != nil {
+			return err
+		}
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -300,6 +294,7 @@ func runAction(c *cli.Context) error {
 
 	var errs []error
 	if w != nil {
+		s.close() // no more call ends
 		if err := w.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-file %s: %v", ro.metricsFile, err))
 		}
