@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,20 +80,55 @@ func BenchmarkIngest(b *testing.B) {
 		fmt.Printf("bench: esl_ingest_vs_loopback %.2f x\n", res.ours/res.ceiling)
 		fmt.Printf("bench: esl_allocs_per_event %.2f allocs\n", res.allocs)
 		fmt.Printf("bench: esl_bytes_per_event %.0f B\n", res.bytes)
+		fmt.Printf("bench: esl_ingest_cpu_us_per_event %.2f us\n", res.oursCPU)
+		fmt.Printf("bench: eslgo_ingest_cpu_us_per_event %.2f us\n", res.eslgoCPU)
+		fmt.Printf("bench: loopback_read_cpu_us_per_event %.2f us\n", res.ceilingCPU)
+		fmt.Printf("bench: esl_ingest_cpu_vs_eslgo %.1f x\n", res.eslgoCPU/res.oursCPU)
 	})
 	b.ReportMetric(res.ours, "ev/s")
 }
 
 type ingestResult struct {
-	ours, eslgo, ceiling float64
-	allocs, bytes        float64
+	ours, eslgo, ceiling float64 // events/s
+	allocs, bytes        float64 // per event, ours
+	// CPU time of the whole process per event (the in-process server's
+	// included, the same for all three), in microseconds: robust when the
+	// machine is shared and throughput is noisy.
+	oursCPU, eslgoCPU, ceilingCPU float64
+}
+
+// cpuTime is the process's user+system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perEvent runs f (which handles n events and returns how many it did) and
+// returns the CPU microseconds per event.
+func cpuPerEvent(f func() int) float64 {
+	c0 := cpuTime()
+	n := f()
+	return float64(cpuTime()-c0) / float64(time.Microsecond) / float64(n)
 }
 
 func runIngest(b *testing.B, frames [][]byte, late string, nOurs, nEslgo int) ingestResult {
 	var r ingestResult
-	r.ceiling = ingestCeiling(b, frames, nOurs)
-	r.ours, r.allocs, r.bytes = ingestOurs(b, frames, late, nOurs)
-	r.eslgo = ingestEslgo(b, frames, late, nEslgo)
+	r.ceilingCPU = cpuPerEvent(func() int {
+		r.ceiling = ingestCeiling(b, frames, nOurs)
+		return nOurs
+	})
+	r.oursCPU = cpuPerEvent(func() int {
+		r.ours, r.allocs, r.bytes = ingestOurs(b, frames, late, nOurs)
+		return nOurs
+	})
+	var got int
+	r.eslgoCPU = cpuPerEvent(func() int {
+		r.eslgo, got = ingestEslgo(b, frames, late, nEslgo)
+		return got
+	})
 	return r
 }
 
@@ -183,7 +219,7 @@ func ingestOurs(b *testing.B, frames [][]byte, late string, n int) (evps, allocs
 
 // ingestEslgo runs eslgo v1.4.1's inbound connection with an all-events
 // listener; it stops at n events or 20 s.
-func ingestEslgo(b *testing.B, frames [][]byte, late string, n int) float64 {
+func ingestEslgo(b *testing.B, frames [][]byte, late string, n int) (float64, int) {
 	srv := startServer(b, frames, n)
 	opts := eslgo.DefaultInboundOptions
 	opts.Logger = eslgo.NilLogger{}
@@ -216,5 +252,5 @@ func ingestEslgo(b *testing.B, frames [][]byte, late string, n int) float64 {
 	if got == 0 {
 		b.Fatal("eslgo received nothing")
 	}
-	return float64(got) / el.Seconds()
+	return float64(got) / el.Seconds(), int(got)
 }

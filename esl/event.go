@@ -442,7 +442,13 @@ func decodeInPlace(p []byte, w, i, end int) int {
 			}
 			// Bytes before the first '%' (the lowest flagged byte is exact).
 			if k := bits.TrailingZeros64(m) / 8; k > 0 {
-				w += copy(p[w:], p[i:i+k])
+				if i-w >= 8 {
+					// The whole word lands on bytes already read.
+					binary.LittleEndian.PutUint64(p[w:], x)
+				} else {
+					copy(p[w:], p[i:i+k])
+				}
+				w += k
 				i += k
 			}
 		}

@@ -47,6 +47,19 @@ func FuzzReader(f *testing.F) {
 				}
 			}
 		}
+		// The pipeline's mode: frames kept across reads stay intact.
+		rrd := rotateReader(&chunkReader{data: data, next: func() int { return 13 }})
+		rrd.size = 4096
+		rrd.MaxFrame = 1 << 20
+		kept := keptFrames(t, rrd)
+		if len(kept) != len(whole) {
+			t.Fatalf("rotating reader: %d frames, whole reads %d", len(kept), len(whole))
+		}
+		for i := range kept {
+			if kept[i].ct != whole[i].ct || kept[i].header != whole[i].header || kept[i].body != whole[i].body {
+				t.Fatalf("rotating reader: frame %d differs", i)
+			}
+		}
 		ev, err := ParseEvent(data)
 		if err != nil {
 			return
@@ -80,13 +93,13 @@ func FuzzReader(f *testing.F) {
 }
 
 func fuzzFrames(t *testing.T, src io.Reader) []frameRec {
-	rd := NewReader(src)
+	rd := NewReaderSize(src, 4096) // small: fuzzing allocates one per run
 	rd.MaxFrame = 1 << 20
 	var out []frameRec
 	for {
 		f, err := rd.ReadFrame()
 		if err != nil {
-			if len(rd.buf) > 4*defaultReadBuffer+2*rd.MaxFrame {
+			if len(rd.buf) > 2*(rd.MaxFrame+maxHeaderBlock) {
 				t.Fatalf("buffer grew to %d", len(rd.buf))
 			}
 			return out

@@ -29,7 +29,7 @@ const DefaultMaxFrame = 64 << 20
 const maxHeaderBlock = 64 << 10
 
 const (
-	defaultReadBuffer = 128 << 10
+	defaultReadBuffer = 256 << 10
 	minRead           = 16 << 10 // compact when less than this is free at the tail
 )
 
@@ -103,6 +103,7 @@ type Reader struct {
 	src  io.Reader
 	buf  []byte
 	r, w int
+	size int   // initial (and, rotating, minimum) buffer size
 	err  error // sticky
 	rerr error // read error seen with data, returned once the data is used
 
@@ -121,9 +122,14 @@ type Reader struct {
 	rotate func(old []byte, size int) []byte
 }
 
-// NewReader returns a Reader on rd with a 128 KiB buffer.
-func NewReader(rd io.Reader) *Reader {
-	r := &Reader{src: rd, MaxFrame: DefaultMaxFrame}
+// NewReader returns a Reader on rd with a 256 KiB buffer (allocated on the
+// first read).
+func NewReader(rd io.Reader) *Reader { return NewReaderSize(rd, defaultReadBuffer) }
+
+// NewReaderSize returns a Reader whose buffer starts at size bytes (at least
+// 4 KiB); it grows as needed for larger frames.
+func NewReaderSize(rd io.Reader, size int) *Reader {
+	r := &Reader{src: rd, MaxFrame: DefaultMaxFrame, size: max(size, 4096)}
 	r.frame.rd = r
 	return r
 }
@@ -307,12 +313,12 @@ func (r *Reader) fill(need int) error {
 		return r.read()
 	}
 	if r.buf == nil {
-		r.buf = make([]byte, defaultReadBuffer)
+		r.buf = make([]byte, r.size)
 	}
 	if r.r == r.w {
 		r.r, r.w = 0, 0
 	}
-	if r.r > 0 && (r.w == len(r.buf) || len(r.buf)-r.w < minRead || (need > 0 && r.r+need > len(r.buf))) {
+	if r.r > 0 && (r.w == len(r.buf) || len(r.buf)-r.w < min(minRead, r.size/4) || (need > 0 && r.r+need > len(r.buf))) {
 		// Stitch: move the partial frame to the front.
 		n := copy(r.buf, r.buf[r.r:r.w])
 		r.r, r.w = 0, n
@@ -341,11 +347,16 @@ func (r *Reader) fill(need int) error {
 // over (the only copy a split frame costs); buffers grow by doubling as data
 // arrives, never to an announced length.
 func (r *Reader) rotateIfNeeded(need int) error {
-	if r.buf != nil && len(r.buf)-r.w >= minRead && (need <= 0 || r.r+need <= len(r.buf)) {
-		return nil
-	}
 	keep := r.w - r.r
-	size := max(defaultReadBuffer, 2*keep, keep+minRead)
+	lowWater := min(minRead, r.size/4)
+	size := max(r.size, 2*keep, keep+lowWater)
+	if r.buf != nil && len(r.buf)-r.w >= lowWater {
+		// Room to read into. Move early only if the pending frame does not
+		// fit here but will fit in the new buffer.
+		if need <= 0 || r.r+need <= len(r.buf) || need > size {
+			return nil
+		}
+	}
 	limit := r.maxFrame() + maxHeaderBlock
 	if size > limit {
 		size = limit
