@@ -5,7 +5,7 @@
 //
 // Wiring (what the CLI does):
 //
-//	o := originator.New(originator.Config{Rate: 50, Limit: 100, MaxOffered: 300,
+//	o, err := originator.New(originator.Config{Rate: 50, Limit: 100, MaxOffered: 300,
 //		Apps: []originator.App{{ID: "toneplay", Weight: 1}},
 //		OnCallEnd: func(r cdr.Row) { w.Write(r); sum.CallEnded(r) },
 //		OnOffer:   func(of originator.Offer) { sum.Offered(of.Time) }})
@@ -14,7 +14,7 @@
 //	pool, err := host.DialPool(ctx, nodes, hc)
 //	// load the apps on the pool ...
 //	err = o.Attach(ctx, pool)          // node set-up (fsctl sps/max_sessions), self-call addresses
-//	o.Start()
+//	err = o.Start()
 //	err = o.Wait(ctx)                  // until STOPPED (max-offered reached and calls ended, or Stop)
 //
 // States: INITIAL, ORIGINATING (offering), STOPPING (no more offers; waiting
@@ -24,8 +24,9 @@
 // on the simulator alike). Start from STOPPING or STOPPED originates again.
 //
 // Pacing: offers are spread evenly over each second by a fine-grained pacer
-// (one offer every 1/rate s, catching up at most about 20 ms after a stall),
-// never while Limit calls are active. A call is active from its originate
+// (one offer every 1/rate s; after a stall of its own it catches up at most
+// 50 ms of offers at once and counts the rest as Missed), never while Limit
+// calls are active; offers held back by the limit are not caught up later. A call is active from its originate
 // until its last leg is destroyed, or until its originate job failed with no
 // channel. Rate, limit, duration, max-offered and app weights can be changed
 // while running.
@@ -43,7 +44,10 @@
 //
 // Node set-up (Attach, unless Config.NoSetup), as switchio's setup(): raise
 // `fsctl sps` and `fsctl max_sessions` to what the rate and limit need
-// (never lowering them), and `fsctl verbose_events true` when the apps
+// (never lowering them; when it raised sps, Attach waits 1.1 s for
+// FreeSWITCH's once-a-second refill of the budget, or the first second's
+// calls beyond the old one would fail), and `fsctl verbose_events true`
+// when the apps
 // subscribe to channel events that FreeSWITCH sends without channel
 // variables otherwise (DTMF, CHANNEL_CALLSTATE, ...). A node takes at most
 // max_sessions/2 calls (two legs each) or Config.NodeLimits[node]; a node at

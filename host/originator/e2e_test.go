@@ -616,3 +616,33 @@ func TestLifecycleWithoutNodes(t *testing.T) {
 		t.Errorf("status line %q", c.String())
 	}
 }
+
+func TestNodeDrops(t *testing.T) {
+	// A node's connection drops mid-run: esl reconnects, the host
+	// reconciles, and every call still ends (some may fail: their jobs or
+	// events were lost with the connection).
+	a, b := fstest.Start(t), fstest.Start(t)
+	sa := a.RequireSim(t)
+	r := newRig(t, Config{Rate: 100, Limit: 40, Duration: 300 * time.Millisecond, MaxOffered: 200,
+		Apps: []App{{ID: "answer", Weight: 1}}}, []*fstest.Target{a, b}, app(t, "answer", "testdata/answer.lua"))
+	if err := r.o.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "40 calls offered", func() bool { return r.o.Counts().Offered >= 40 })
+	sa.DropConnections()
+	c := r.wait(20 * time.Second)
+	if c.Offered != 200 || c.Ended != 200 || c.Active != 0 {
+		t.Fatalf("counts: %v by cause %v", c, c.FailedByCause)
+	}
+	if c.Failed > 30 {
+		t.Errorf("%d calls failed (by cause %v) for one dropped connection", c.Failed, c.FailedByCause)
+	}
+	t.Logf("after the drop: %v, by cause %v, nodes %+v", c, c.FailedByCause, c.Nodes)
+	eventually(t, 10*time.Second, "the pool to track nothing", func() bool {
+		st := r.pool.Stats()
+		return st.Sessions == 0 && st.Calls == 0 && st.Jobs == 0
+	})
+	eventually(t, 5*time.Second, "the simulators' channels to go", func() bool {
+		return sa.ActiveChannels() == 0 && b.Sim.ActiveChannels() == 0
+	})
+}

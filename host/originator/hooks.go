@@ -2,8 +2,10 @@ package originator
 
 import (
 	"container/heap"
+	"errors"
 	"time"
 
+	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/host/cdr"
 	"github.com/switchlua/switchlua/models"
@@ -66,7 +68,16 @@ func (o *Originator) onJob(j *models.Job, s *models.Session) {
 		return
 	}
 	if l.Call(j.SessUUID) != nil {
-		return // its channels are up: the call's end counts it
+		// Its channels are up (a far end that refused, a job lost with the
+		// connection while the call goes on): the call's end counts it, and
+		// it gets the same deadline as an answered call so it cannot stay
+		// up for ever.
+		if o.killing.Load() {
+			o.killOne(c)
+		} else if d := o.Duration(); d >= 0 {
+			o.addDeadline(c, c.offered.Add(d))
+		}
+		return
 	}
 	o.mu.Lock()
 	mine := !c.ended
@@ -79,10 +90,42 @@ func (o *Originator) onJob(j *models.Job, s *models.Session) {
 		return
 	}
 	cause := j.Cause()
+	switch err := j.Err(); {
+	case errors.Is(err, esl.ErrNotConnected): // never sent
+		cause = host.CauseLostConnection
+	case errors.Is(err, esl.ErrConnectionLost) || errors.Is(err, esl.ErrClosed) ||
+		cause == host.CauseLostConnection:
+		// The originate may have run while we were away: its channels,
+		// unknown to the host, would stay up. Kill them blindly once the
+		// node is back.
+		cause = host.CauseLostConnection
+		o.mu.Lock()
+		c.node.orphans = append(c.node.orphans, c.key)
+		o.mu.Unlock()
+	}
 	if cause == "" {
 		cause = "UNKNOWN"
 	}
 	o.finish(c, true, cause, JobRow(o.appID(c), cause, j.Launch, c.node.name, c.key))
+}
+
+// killOrphans sends uuid_kill for the calls of nd whose originate was lost
+// with the connection (see onJob), once the node is connected again; a kill
+// that fails for want of a connection is tried again later.
+func (o *Originator) killOrphans(nd *node) {
+	o.mu.Lock()
+	keys := nd.orphans
+	nd.orphans = nil
+	o.mu.Unlock()
+	for _, k := range keys {
+		nd.l.API("uuid_kill "+k+" NORMAL_CLEARING", func(_ string, err error) {
+			if errors.Is(err, esl.ErrConnectionLost) {
+				o.mu.Lock()
+				nd.orphans = append(nd.orphans, k)
+				o.mu.Unlock()
+			}
+		})
+	}
 }
 
 // finish accounts for a call that is over (already removed from o.calls)
@@ -141,6 +184,9 @@ func killCalls(nd *node, cs []*call, checkAuto bool) {
 		}
 	}
 }
+
+// killOne hangs up a call at once (on its Listener goroutine).
+func (o *Originator) killOne(c *call) { killCalls(c.node, []*call{c}, false) }
 
 // noAutoHangup reads call.vars.noautohangup as Lua truth (any value but
 // nil and false), plus the strings "false" and "0" as false.
@@ -215,6 +261,26 @@ func (o *Originator) sweepDeadlines(now time.Time) time.Duration {
 	for len(o.hq) > 0 && o.hq[0].at <= ns {
 		due = append(due, heap.Pop(&o.hq).(deadline).c)
 	}
+	o.hmu.Unlock()
+	if len(due) > 0 {
+		// Calls still up get a second look later: a kill sent while the
+		// connection was down, or whose events were lost, is sent again.
+		live := due[:0]
+		o.mu.Lock()
+		for _, c := range due {
+			if !c.ended {
+				live = append(live, c)
+			}
+		}
+		o.mu.Unlock()
+		due = live
+		o.hmu.Lock()
+		for _, c := range due {
+			heap.Push(&o.hq, deadline{at: ns + int64(killRetry), c: c})
+		}
+		o.hmu.Unlock()
+	}
+	o.hmu.Lock()
 	if len(o.hq) > 0 {
 		wait = time.Duration(o.hq[0].at - ns)
 	}

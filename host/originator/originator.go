@@ -186,6 +186,7 @@ type node struct {
 	sessions  atomic.Int64 // sampled every housekeeping tick
 	connected atomic.Bool
 	dead      atomic.Bool // its Listener is closed
+	orphans   []string    // uuids to kill once connected (guarded by Originator.mu)
 }
 
 // call is one call of ours, from its originate to its end.

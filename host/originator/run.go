@@ -18,6 +18,8 @@ const (
 	// killEvery is how often Stop(hangup) kills our calls again while some
 	// are left (their channels may not have existed the first time).
 	killEvery = time.Second
+	// killRetry is when a call still up after its hangup is looked at again.
+	killRetry = 2 * time.Second
 	// idleWait bounds every sleep of the Originator's goroutine.
 	idleWait = 100 * time.Millisecond
 )
@@ -223,6 +225,14 @@ func (o *Originator) housekeep(now time.Time) {
 		st := nd.l.Stats()
 		nd.connected.Store(st.Connected)
 		nd.sessions.Store(int64(st.Sessions))
+		if st.Connected {
+			o.mu.Lock()
+			n := len(nd.orphans)
+			o.mu.Unlock()
+			if n > 0 {
+				o.killOrphans(nd)
+			}
+		}
 	}
 	o.mu.Lock()
 	o.cps.add(now, o.offered.Load())
