@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -840,4 +841,56 @@ func TestEventBackPressure(t *testing.T) {
 			t.Fatalf("event %d is %s", i, ev.Get("N"))
 		}
 	}
+}
+
+func TestCloseFromHandler(t *testing.T) {
+	f := newFakeFS(t, func(fc *fakeConn) {
+		fc.read()
+		for i := 0; i < 1000; i++ {
+			fc.event("", "Event-Name", "HEARTBEAT", "N", strconv.Itoa(i))
+		}
+		fc.serve()
+	})
+	var c *Conn
+	var n atomic.Int64
+	ready := make(chan struct{})
+	c = dial(t, f, Options{Handler: func(ev *Event) {
+		<-ready
+		if n.Add(1) == 10 {
+			c.Close() // must not deadlock on the reader goroutine
+		}
+	}})
+	close(ready)
+	c.SendAsync("event plain ALL", nil)
+	select {
+	case <-c.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close from the Handler did not finish")
+	}
+	if got := n.Load(); got < 10 || got > 1000 {
+		t.Fatalf("%d events", got)
+	}
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	f := newFakeFS(t, (*fakeConn).serve)
+	time.Sleep(10 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		c, err := Dial(ctx5(t), f.Addr(), Options{Reconnect: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.API(ctx5(t), "status"); err != nil {
+			t.Fatal(err)
+		}
+		j, err := c.BgAPI(ctx5(t), "status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Wait(ctx5(t))
+		c.Close()
+		<-c.Done()
+	}
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }

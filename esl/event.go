@@ -93,12 +93,17 @@ func (e *Event) Get(name string) string {
 
 // Lookup is Get that also says whether the header is present.
 func (e *Event) Lookup(name string) (string, bool) {
+	if name == "" {
+		return e.lookupEmpty()
+	}
 	s := e.s
+	last := name[len(name)-1]
 	start := 0
 	if !e.wide {
 		for p, end := int(e.ix), int(e.ix)+4*int(e.nh); p < end; p += 4 {
 			ne := le16(s, p)
-			if ne-start == len(name) && s[start:ne] == name {
+			// Same length, same last byte (names often share a prefix), then all.
+			if ne-start == len(name) && s[ne-1] == last && s[start:ne] == name {
 				return s[ne:le16(s, p+2)], true
 			}
 			start = le16(s, p+2)
@@ -107,10 +112,20 @@ func (e *Event) Lookup(name string) (string, bool) {
 	}
 	for p, end := int(e.ix), int(e.ix)+8*int(e.nh); p < end; p += 8 {
 		ne := le32(s, p)
-		if ne-start == len(name) && s[start:ne] == name {
+		if ne-start == len(name) && s[ne-1] == last && s[start:ne] == name {
 			return s[ne:le32(s, p+4)], true
 		}
 		start = le32(s, p+4)
+	}
+	return "", false
+}
+
+// lookupEmpty finds a header with an empty name (a line ": value").
+func (e *Event) lookupEmpty() (string, bool) {
+	for i := 0; i < int(e.nh); i++ {
+		if n, v := e.Header(i); n == "" {
+			return v, true
+		}
 	}
 	return "", false
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestURLDecode(t *testing.T) {
@@ -239,4 +240,44 @@ func TestWideEvent(t *testing.T) {
 	if small.wide {
 		t.Fatal("small event is wide")
 	}
+}
+
+func TestLookupEdgeCases(t *testing.T) {
+	ev, err := ParseEvent([]byte(": empty name\nA: 1\nAB: 2\nBB: 3\n\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, want string }{{"", "empty name"}, {"A", "1"}, {"AB", "2"}, {"BB", "3"}, {"CB", ""}} {
+		if got := ev.Get(c.name); got != c.want {
+			t.Errorf("Get(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+var lookupOnce sync.Once
+
+// BenchmarkLookup is Get of a header late in a real event plus Get of a
+// missing one (a full scan), 200000 times per op; it prints ns per pair.
+func BenchmarkLookup(b *testing.B) {
+	ev, err := ParseEvent(captureBodies(b)[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	late, _ := ev.Header(ev.Len() - 3)
+	const n = 200000
+	var el time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		for k := 0; k < n; k++ {
+			if ev.Get(late) == "" || ev.Get("variable_nope_nope") != "" {
+				b.Fatal("lookup")
+			}
+		}
+		el += time.Since(start)
+	}
+	per := float64(el.Nanoseconds()) / float64(b.N*n)
+	b.ReportMetric(per, "ns/pair")
+	lookupOnce.Do(func() {
+		fmt.Printf("bench: esl_get_late_and_missing_ns %.0f ns (%d headers)\n", per, ev.Len())
+	})
 }
