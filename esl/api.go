@@ -4,27 +4,40 @@
 // pipelined commands matched FIFO with their replies, bgapi jobs that cannot
 // race their BACKGROUND_JOB, and reconnect with backoff that re-subscribes.
 //
-// esl imports nothing of switchlua's own packages.
+// esl imports nothing of switchlua's own packages. esl/esltest is a small
+// fake event socket (auth, +OK to every command, a replayed event stream) for
+// tests and benchmarks.
 //
 // # Goroutines and ordering
 //
-// A Conn runs one reader goroutine for its whole life (it also redials) and
-// one writer goroutine per socket. Everything the connection calls back —
-// Options.Handler, SendAsync and BgAPIAsync callbacks, Options.OnState — runs
-// on the reader goroutine, in the order FreeSWITCH sent the frames that caused
-// them. A command that cannot be sent because the connection is down fails
-// on the reader goroutine too, soon after the call (never inside it); only
-// after the connection is closed for good are callbacks called at once on the
-// caller's goroutine. Callbacks must not call the blocking methods (Send, API,
-// BgAPI, Subscribe, ...): their reply could only be read by the goroutine they
-// block. SendAsync and BgAPIAsync are fine.
+// A Conn has one reader goroutine for its whole life (it also redials), and
+// per socket a writer goroutine, a socket goroutine and a few parse workers.
+// The socket goroutine reads into large chunks and splits frames; the workers
+// copy and parse events in parallel; the reader goroutine takes the batches
+// in wire order and dispatches them. Everything the connection calls back —
+// Options.Handler, SendAsync and BgAPIAsync callbacks, Options.OnState —
+// runs on the reader goroutine, in the order FreeSWITCH sent the frames that
+// caused them (for a BACKGROUND_JOB: the job's callback, then the Handler). A
+// command that cannot be sent because the connection is down (reconnecting)
+// fails on the reader goroutine too, soon after the call (never inside it);
+// only after the connection is closed for good are callbacks called at once
+// on the caller's goroutine. Callbacks must not call the blocking methods
+// (Send, API, BgAPI, Subscribe, ...): their reply could only be read by the
+// goroutine they block. SendAsync, BgAPIAsync and Close are fine.
 //
 // # Wire format
 //
-// The Reader takes frames out of one large buffer: outer headers up to a blank
-// line, then exactly Content-Length body bytes. Plain event bodies are
-// url-decoded once into a compact Event (one string plus an offset index).
+// The Reader takes frames out of one large buffer in a single pass (outer
+// headers up to a blank line, then exactly Content-Length body bytes, never
+// scanned); a frame split across reads is stitched only when that happens,
+// and an announced length above the limit (64 MiB) is an error, never an
+// allocation. Plain event bodies are url-decoded (FreeSWITCH's %XX; '+' stays
+// a plus) once into a compact Event: one string holding names, values and
+// body, plus a 4-byte-per-header index, about the size of the wire text.
 package esl
+
+// CONTRACT: the exported names of this file are the surface other packages
+// code against (see the team notes); they may grow, not change.
 
 import (
 	"errors"
