@@ -242,7 +242,10 @@ func watchSignals(parent context.Context, onFirst func(os.Signal), onSecond func
 	signal.Notify(s.ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		select {
-		case sig := <-s.ch:
+		case sig, ok := <-s.ch:
+			if !ok { // stop
+				return
+			}
 			if onFirst != nil {
 				onFirst(sig)
 			}
