@@ -7,29 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // Event is one FreeSWITCH event (text/event-plain, url-decoded) with its
 // headers in wire order and an optional body. It is immutable once delivered
 // and safe to share between goroutines.
 //
-// An Event is stored compactly: one string holds every decoded header name and
-// value, then the body, then a small index (the end offset of every name and
-// value: 2 bytes each when the text is under 64 KiB, else 4). Parsing an event
-// costs two allocations (this struct and that string) and the event retains
-// about the size of its wire text. Strings returned by Get, Header, Range,
-// Body, Name and UUID are substrings of that one string: a caller that keeps
-// one of them long after dropping the event pins the whole event, so it should
-// strings.Clone values it keeps for long.
+// An Event is stored compactly in one string: the decoded header values, then
+// the body, then an index with one entry per header (a 2-byte name id and the
+// end offset of the value). Header names are interned process-wide (see
+// names.go), so an event keeps about half of its wire size. Parsing an event
+// costs two allocations (this struct and that string). Values returned by
+// Get, Header, Range, Body, Name and UUID are substrings of that one string:
+// a caller that keeps one of them long after dropping the event pins the
+// whole event, so it should strings.Clone values it keeps for long. Names
+// returned by Header and Range are interned strings and pin nothing.
 type Event struct {
-	s    string // names and values, then the body, then the index
-	nh   int32  // number of headers
-	ix   int32  // offset of the index in s (= end of the body)
-	body int32  // offset of the body in s
-	wide bool   // index entries are uint32 (else uint16)
+	s         string // values, then the body, then the index
+	nh        int32  // number of headers
+	ix        int32  // offset of the index in s (= end of the body)
+	body      int32  // offset of the body in s
+	wide      bool   // index entries are 6 bytes (4-byte ends), else 4
+	hasInline bool   // some names are stored in s (the name table was full)
 
 	nameI, uuidI, subI int32 // header numbers of Event-Name, Unique-ID, Event-Subclass; -1 if absent
 }
@@ -46,18 +48,44 @@ func le16(s string, i int) int {
 	return int(uint16(s[i]) | uint16(s[i+1])<<8)
 }
 
-// off returns index entry k: the end of name k/2 (even k) or of value k/2
-// (odd k).
-func (e *Event) off(k int) int {
+func (e *Event) entrySize() int {
 	if e.wide {
-		return le32(e.s, int(e.ix)+4*k)
+		return 6
 	}
-	return le16(e.s, int(e.ix)+2*k)
+	return 4
+}
+
+// entry returns the name id and value end of header i.
+func (e *Event) entry(i int) (uint16, int) {
+	if e.wide {
+		p := int(e.ix) + 6*i
+		return uint16(le16(e.s, p)), le32(e.s, p+2)
+	}
+	p := int(e.ix) + 4*i
+	return uint16(le16(e.s, p)), le16(e.s, p+2)
+}
+
+// header returns header i, which must be valid.
+func (e *Event) header(i int) (name, value string) {
+	start := 0
+	if i > 0 {
+		_, start = e.entry(i - 1)
+	}
+	id, end := e.entry(i)
+	if id == inlineID {
+		n := le16(e.s, start)
+		name = e.s[start+2 : start+2+n]
+		start += 2 + n
+	} else {
+		name = names.names[id]
+	}
+	return name, e.s[start:end]
 }
 
 // value returns the value of header i (which must be valid).
 func (e *Event) value(i int32) string {
-	return e.s[e.off(2*int(i)):e.off(2*int(i)+1)]
+	_, v := e.header(int(i))
+	return v
 }
 
 // Name is the Event-Name header.
@@ -93,38 +121,39 @@ func (e *Event) Get(name string) string {
 
 // Lookup is Get that also says whether the header is present.
 func (e *Event) Lookup(name string) (string, bool) {
-	if name == "" {
-		return e.lookupEmpty()
-	}
-	s := e.s
-	last := name[len(name)-1]
-	start := 0
-	if !e.wide {
-		for p, end := int(e.ix), int(e.ix)+4*int(e.nh); p < end; p += 4 {
-			ne := le16(s, p)
-			// Same length, same last byte (names often share a prefix), then all.
-			if ne-start == len(name) && s[ne-1] == last && s[start:ne] == name {
-				return s[ne:le16(s, p+2)], true
+	if id, ok := find(names, name); ok {
+		s := e.s
+		ix := int(e.ix)
+		if !e.wide {
+			for p, end := ix, ix+4*int(e.nh); p < end; p += 4 {
+				if uint16(s[p])|uint16(s[p+1])<<8 == id {
+					start := 0
+					if p > ix {
+						start = le16(s, p-2)
+					}
+					return s[start:le16(s, p+2)], true
+				}
 			}
-			start = le16(s, p+2)
+		} else {
+			for p, end := ix, ix+6*int(e.nh); p < end; p += 6 {
+				if uint16(s[p])|uint16(s[p+1])<<8 == id {
+					start := 0
+					if p > ix {
+						start = le32(s, p-4)
+					}
+					return s[start:le32(s, p+2)], true
+				}
+			}
 		}
 		return "", false
 	}
-	for p, end := int(e.ix), int(e.ix)+8*int(e.nh); p < end; p += 8 {
-		ne := le32(s, p)
-		if ne-start == len(name) && s[ne-1] == last && s[start:ne] == name {
-			return s[ne:le32(s, p+4)], true
-		}
-		start = le32(s, p+4)
-	}
-	return "", false
-}
-
-// lookupEmpty finds a header with an empty name (a line ": value").
-func (e *Event) lookupEmpty() (string, bool) {
-	for i := 0; i < int(e.nh); i++ {
-		if n, v := e.Header(i); n == "" {
-			return v, true
+	if e.hasInline {
+		for i := 0; i < int(e.nh); i++ {
+			if id, _ := e.entry(i); id == inlineID {
+				if n, v := e.header(i); n == name {
+					return v, true
+				}
+			}
 		}
 	}
 	return "", false
@@ -141,23 +170,27 @@ func (e *Event) Header(i int) (name, value string) {
 	if i < 0 || i >= int(e.nh) {
 		panic(fmt.Sprintf("esl: Event.Header(%d) out of range [0,%d)", i, e.nh))
 	}
-	start := 0
-	if i > 0 {
-		start = e.off(2*i - 1)
-	}
-	ne := e.off(2 * i)
-	return e.s[start:ne], e.s[ne:e.off(2*i+1)]
+	return e.header(i)
 }
 
 // Range calls fn for each header in wire order until fn returns false.
 func (e *Event) Range(fn func(name, value string) bool) {
+	s := e.s
 	start := 0
-	for k, end := 0, 2*int(e.nh); k < end; k += 2 {
-		ne, ve := e.off(k), e.off(k+1)
-		if !fn(e.s[start:ne], e.s[ne:ve]) {
+	for i := 0; i < int(e.nh); i++ {
+		id, end := e.entry(i)
+		var name string
+		if id == inlineID {
+			n := le16(s, start)
+			name = s[start+2 : start+2+n]
+			start += 2 + n
+		} else {
+			name = names.names[id]
+		}
+		if !fn(name, s[start:end]) {
 			return
 		}
-		start = ve
+		start = end
 	}
 }
 
@@ -206,119 +239,125 @@ func (e *Event) AppendFrame(dst []byte) []byte {
 
 // ---- building events ----
 
-// eventBuilder accumulates decoded names and values and the index, then
-// finishes into an Event with one string allocation. Its buffers are reused.
-type eventBuilder struct {
-	text []byte
-	idx  []uint32
-}
-
-func (b *eventBuilder) reset() {
-	b.text = b.text[:0]
-	b.idx = b.idx[:0]
-}
-
-// addName appends a header name; the value must follow with addValue*/endValue.
-func (b *eventBuilder) endName() { b.idx = append(b.idx, uint32(len(b.text))) }
-func (b *eventBuilder) endValue() {
-	b.idx = append(b.idx, uint32(len(b.text)))
-}
-
-func (b *eventBuilder) add(name, value string) {
-	b.text = append(b.text, name...)
-	b.endName()
-	b.text = append(b.text, value...)
-	b.endValue()
-}
-
-// finish appends the body and the index and builds the Event.
-func (b *eventBuilder) finish(body []byte) *Event {
-	bodyOff := len(b.text)
-	b.text = append(b.text, body...)
-	ix := len(b.text)
-	wide := ix > 0xffff
-	if wide {
-		for _, v := range b.idx {
-			b.text = append(b.text, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
-		}
-	} else {
-		for _, v := range b.idx {
-			b.text = append(b.text, byte(v), byte(v>>8))
-		}
-	}
-	e := &Event{
-		s:     string(b.text),
-		nh:    int32(len(b.idx) / 2),
-		ix:    int32(ix),
-		body:  int32(bodyOff),
-		wide:  wide,
-		nameI: -1, uuidI: -1, subI: -1,
-	}
-	start := uint32(0)
-	for i := 0; i+1 < len(b.idx); i += 2 {
-		ne := b.idx[i]
-		name := b.text[start:ne]
-		start = b.idx[i+1]
-		switch len(name) {
-		case 10:
-			if e.nameI < 0 && string(name) == "Event-Name" {
-				e.nameI = int32(i / 2)
-			}
-		case 9:
-			if e.uuidI < 0 && string(name) == "Unique-ID" {
-				e.uuidI = int32(i / 2)
-			}
-		case 14:
-			if e.subI < 0 && string(name) == "Event-Subclass" {
-				e.subI = int32(i / 2)
-			}
-		}
-	}
-	return e
-}
-
-// ErrEventTooLarge means an event does not fit the compact representation
-// (more than 4 GiB of text).
+// ErrEventTooLarge means an event does not fit the compact representation.
 var ErrEventTooLarge = errors.New("esl: event too large")
 
 // ErrEmptyEvent means a text/event-plain body held no header.
 var ErrEmptyEvent = errors.New("esl: event has no headers")
 
-// parsePlain copies a text/event-plain body into a buffer the event will own
-// and parses it there (see parseOwned).
-func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
-	return b.parseOwned(ownCopy(p))
+type entry struct {
+	id  uint16
+	end uint32
 }
 
-// ownCopy copies p into a new buffer with a little room for the index. The
-// copy is not zeroed first (the compiler turns make+copy into one call).
-func ownCopy(p []byte) []byte {
-	raw := make([]byte, len(p)+len(p)/64+64)
-	copy(raw, p)
-	return raw[:len(p)]
+// eventBuilder accumulates values (and inline names) and the index in
+// buffers it reuses, then copies them into the event's one string.
+type eventBuilder struct {
+	text      []byte
+	ents      []entry
+	hasInline bool
+
+	// succ, when set, predicts names: succ[prev] is 1 + the id of the name
+	// that followed name id prev-1 last time (succ[0]: the first line).
+	// FreeSWITCH writes headers in a stable order, so a long-lived builder
+	// (a Reader's, a parse worker's) mostly confirms a guess with one
+	// comparison instead of hashing.
+	succ *[maxNames + 1]uint16
 }
 
-// parseOwned parses the text/event-plain body raw (which the event will own;
-// cap(raw) beyond len(raw) is free room) in place and builds the Event.
+// predicting gives the builder a successor table (8 KiB).
+func (b *eventBuilder) predicting() *eventBuilder {
+	if b.succ == nil {
+		b.succ = new([maxNames + 1]uint16)
+	}
+	return b
+}
+
+func (b *eventBuilder) reset() {
+	b.text = b.text[:0]
+	b.ents = b.ents[:0]
+	b.hasInline = false
+}
+
+// name starts a header: an interned id, or the name itself in the text.
+func (b *eventBuilder) name(name []byte) uint16 {
+	id := names.intern(name)
+	if id == inlineID {
+		b.text = putID(b.text, uint16(len(name)))
+		b.text = append(b.text, name...)
+		b.hasInline = true
+	}
+	return id
+}
+
+func (b *eventBuilder) add(name, value string) {
+	id := b.name([]byte(name))
+	b.text = append(b.text, value...)
+	b.ents = append(b.ents, entry{id, uint32(len(b.text))})
+}
+
+// finish appends the body and the index and builds the Event.
+func (b *eventBuilder) finish(body []byte) (*Event, error) {
+	if len(b.ents) == 0 {
+		return nil, ErrEmptyEvent
+	}
+	if uint64(len(b.text))+uint64(len(body))+6*uint64(len(b.ents)) > 1<<31-1 {
+		return nil, ErrEventTooLarge
+	}
+	e := &Event{nh: int32(len(b.ents)), body: int32(len(b.text)), hasInline: b.hasInline, nameI: -1, uuidI: -1, subI: -1}
+	b.text = append(b.text, body...)
+	ix := len(b.text)
+	e.ix = int32(ix)
+	e.wide = ix > 0xffff
+	es := 4
+	if e.wide {
+		es = 6
+	}
+	b.text = slices.Grow(b.text, es*len(b.ents))
+	for i, en := range b.ents {
+		b.text = putID(b.text, en.id)
+		if e.wide {
+			b.text = binary.LittleEndian.AppendUint32(b.text, en.end)
+		} else {
+			b.text = binary.LittleEndian.AppendUint16(b.text, uint16(en.end))
+		}
+		switch en.id {
+		case idEventName:
+			if e.nameI < 0 {
+				e.nameI = int32(i)
+			}
+		case idUniqueID:
+			if e.uuidI < 0 {
+				e.uuidI = int32(i)
+			}
+		case idEventSubclass:
+			if e.subI < 0 {
+				e.subI = int32(i)
+			}
+		}
+	}
+	e.s = string(b.text)
+	return e, nil
+}
+
+// parsePlain parses a text/event-plain body (it is only read).
 // Header values are url-decoded as FreeSWITCH's switch_url_decode does
 // (`%XX` only; `+` stays a plus). A line `Content-Length: N` followed by a
 // blank line introduces the inner body (N bytes, clamped to what is there).
-// Lines without a colon are skipped.
-//
-// Names and decoded values are compacted toward the front of raw (the write
-// position never passes the read position), then the body, then the index.
-// '%' is searched once per stretch of headers, not once per value.
-func (b *eventBuilder) parseOwned(raw []byte) (*Event, error) {
-	p := raw
+// Lines without a colon are skipped. '%' is searched once per stretch of
+// headers, not once per value.
+func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
 	if uint64(len(p)) > 1<<31-1 {
 		return nil, ErrEventTooLarge
 	}
-	b.idx = b.idx[:0]
-	e := &Event{nameI: -1, uuidI: -1, subI: -1}
-	w := 0
+	b.reset()
+	if cap(b.text) < len(p) {
+		b.text = make([]byte, 0, len(p)+len(p)/4)
+	}
+	var body []byte
 	pos := 0
 	pct := -2 // position of the next '%' at or after the current value; -1 none; -2 unknown
-	bodyS, bodyE := 0, 0
+	prev := 0 // 1 + the id of the previous name (0: none), for b.succ
 	for pos < len(p) {
 		end, next := len(p), len(p)
 		if i := bytes.IndexByte(p[pos:], '\n'); i >= 0 {
@@ -340,36 +379,43 @@ func (b *eventBuilder) parseOwned(raw []byte) (*Event, error) {
 		if vs < end && p[vs] == ' ' {
 			vs++
 		}
-		switch nameEnd - pos {
-		case 14:
-			name := p[pos:nameEnd]
-			if string(name) == "Content-Length" && blankAt(p, next) {
-				if n, ok := parseLen(p[vs:end]); ok {
-					bodyS = skipBlank(p, next)
-					bodyE = len(p)
-					if n < int64(bodyE-bodyS) {
-						bodyE = bodyS + int(n)
-					}
+		var id uint16
+		if sc := b.succ; sc != nil {
+			// The names table only grows, and this goroutine saw cand
+			// published when it stored it: reading names.names[cand] is safe.
+			if g := sc[prev]; g != 0 {
+				cand := g - 1
+				if n := names.names[cand]; len(n) == nameEnd-pos && n == string(p[pos:nameEnd]) {
+					id = cand
+					goto known
+				}
+			}
+			id = names.intern(p[pos:nameEnd])
+			if id != inlineID {
+				sc[prev] = id + 1
+			}
+		} else {
+			id = names.intern(p[pos:nameEnd])
+		}
+	known:
+		prev = 0
+		if id != inlineID {
+			prev = int(id) + 1
+		}
+		if id == idContentLength && blankAt(p, next) {
+			if n, ok := parseLen(p[vs:end]); ok {
+				body = p[skipBlank(p, next):]
+				if n < int64(len(body)) {
+					body = body[:n]
 				}
 				break
 			}
-			if e.subI < 0 && string(name) == "Event-Subclass" {
-				e.subI = int32(len(b.idx) / 2)
-			}
-		case 10:
-			if e.nameI < 0 && string(p[pos:nameEnd]) == "Event-Name" {
-				e.nameI = int32(len(b.idx) / 2)
-			}
-		case 9:
-			if e.uuidI < 0 && string(p[pos:nameEnd]) == "Unique-ID" {
-				e.uuidI = int32(len(b.idx) / 2)
-			}
 		}
-		if bodyE > 0 {
-			break
+		if id == inlineID {
+			b.text = putID(b.text, uint16(nameEnd-pos))
+			b.text = append(b.text, p[pos:nameEnd]...)
+			b.hasInline = true
 		}
-		w += copy(p[w:], p[pos:nameEnd])
-		b.idx = append(b.idx, uint32(w))
 		if pct == -2 || (pct >= 0 && pct < vs) {
 			pct = -1
 			if i := bytes.IndexByte(p[vs:], '%'); i >= 0 {
@@ -377,53 +423,54 @@ func (b *eventBuilder) parseOwned(raw []byte) (*Event, error) {
 			}
 		}
 		if pct >= 0 && pct < end {
-			w = decodeInPlace(p, w, vs, end)
+			b.text = appendDecoded(b.text, p[vs:end])
 		} else {
-			w += copy(p[w:], p[vs:end])
+			b.text = append(b.text, p[vs:end]...)
 		}
-		b.idx = append(b.idx, uint32(w))
+		b.ents = append(b.ents, entry{id, uint32(len(b.text))})
 		pos = next
 	}
-	idx := b.idx
-	if len(idx) == 0 {
-		return nil, ErrEmptyEvent
-	}
-	e.body = int32(w)
-	w += copy(p[w:], p[bodyS:bodyE])
-	e.ix = int32(w)
-	e.nh = int32(len(b.idx) / 2)
-	e.wide = w > 0xffff
-	per := 2
-	if e.wide {
-		per = 4
-	}
-	need := w + per*len(idx)
-	if need > cap(p) {
-		// Rare: not enough room for the index.
-		np := make([]byte, need)
-		copy(np, p[:w])
-		p = np
-	}
-	p = p[:need]
-	if e.wide {
-		for _, v := range idx {
-			binary.LittleEndian.PutUint32(p[w:], v)
-			w += 4
-		}
-	} else {
-		for _, v := range idx {
-			binary.LittleEndian.PutUint16(p[w:], uint16(v))
-			w += 2
-		}
-	}
-	// p is never written again: the string shares its memory.
-	e.s = unsafe.String(&p[0], len(p))
-	return e, nil
+	return b.finish(body)
 }
 
-var nl = []byte{'\n'}
+// appendDecoded appends v url-decoded. Runs without '%' move eight bytes at
+// a time.
+func appendDecoded(dst, v []byte) []byte {
+	const pcts = 0x2525252525252525 // "%%%%%%%%"
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	dst = slices.Grow(dst, len(v)+8)
+	w := len(dst)
+	d := dst[:cap(dst)]
+	for i := 0; i < len(v); {
+		if i+8 <= len(v) {
+			x := binary.LittleEndian.Uint64(v[i:])
+			y := x ^ pcts
+			binary.LittleEndian.PutUint64(d[w:], x) // room: w-len(dst) <= i
+			if m := (y - lo) &^ y & hi; m == 0 {
+				w += 8
+				i += 8
+				continue
+			} else {
+				// Bytes before the first '%' (the lowest flagged byte is exact).
+				k := bits.TrailingZeros64(m) / 8
+				w += k
+				i += k
+			}
+		}
+		c := v[i]
+		if c == '%' && i+2 < len(v) {
+			if h, l := hexVal[v[i+1]], hexVal[v[i+2]]; h != 0xff && l != 0xff {
+				c = h<<4 | l
+				i += 2
+			}
+		}
+		d[w] = c
+		w++
+		i++
+	}
+	return d[:w]
+}
 
-// hexVal maps a byte to its hex digit value, or 0xff.
 var hexVal = func() (t [256]byte) {
 	for i := range t {
 		t[i] = 0xff
@@ -437,50 +484,6 @@ var hexVal = func() (t [256]byte) {
 	}
 	return t
 }()
-
-// decodeInPlace url-decodes p[i:end] to p[w:] (w <= i) and returns the new
-// write position. Runs without '%' move eight bytes at a time; a write never
-// passes the bytes already read.
-func decodeInPlace(p []byte, w, i, end int) int {
-	const pcts = 0x2525252525252525 // "%%%%%%%%"
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
-	for i < end {
-		if i+8 <= end {
-			x := binary.LittleEndian.Uint64(p[i:])
-			y := x ^ pcts
-			m := (y - lo) &^ y & hi
-			if m == 0 {
-				binary.LittleEndian.PutUint64(p[w:], x)
-				w += 8
-				i += 8
-				continue
-			}
-			// Bytes before the first '%' (the lowest flagged byte is exact).
-			if k := bits.TrailingZeros64(m) / 8; k > 0 {
-				if i-w >= 8 {
-					// The whole word lands on bytes already read.
-					binary.LittleEndian.PutUint64(p[w:], x)
-				} else {
-					copy(p[w:], p[i:i+k])
-				}
-				w += k
-				i += k
-			}
-		}
-		c := p[i]
-		if c == '%' && i+2 < end {
-			h, l := hexVal[p[i+1]], hexVal[p[i+2]]
-			if h != 0xff && l != 0xff {
-				c = h<<4 | l
-				i += 2
-			}
-		}
-		p[w] = c
-		w++
-		i++
-	}
-	return w
-}
 
 // blankAt reports whether p[pos:] starts with a blank line.
 func blankAt(p []byte, pos int) bool {
@@ -530,9 +533,6 @@ func ParseEventJSON(data []byte) (*Event, error) {
 }
 
 func (b *eventBuilder) parseJSON(data []byte) (*Event, error) {
-	if uint64(len(data)) > 1<<32-1 {
-		return nil, ErrEventTooLarge
-	}
 	b.reset()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -561,10 +561,7 @@ func (b *eventBuilder) parseJSON(data []byte) (*Event, error) {
 		}
 		b.add(key, val)
 	}
-	if len(b.idx) == 0 {
-		return nil, ErrEmptyEvent
-	}
-	return b.finish([]byte(body)), nil
+	return b.finish([]byte(body))
 }
 
 func jsonValue(raw json.RawMessage) string {
@@ -603,7 +600,15 @@ func NewEventWithBody(body string, kv ...string) *Event {
 		}
 		b.add(kv[i], v)
 	}
-	return b.finish([]byte(body))
+	if len(b.ents) == 0 {
+		// An event with no headers (finish refuses those for parsing).
+		return &Event{nameI: -1, uuidI: -1, subI: -1, s: body, ix: int32(len(body))}
+	}
+	e, err := b.finish([]byte(body))
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 // ---- url encoding as FreeSWITCH does it ----

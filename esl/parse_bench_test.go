@@ -38,7 +38,7 @@ func BenchmarkParseEvent(b *testing.B) {
 		size += int64(len(x))
 	}
 	const n = 20000
-	var eb eventBuilder
+	eb := new(eventBuilder).predicting()
 	b.ReportAllocs()
 	b.ResetTimer()
 	var el time.Duration

@@ -86,7 +86,7 @@ func (c *Conn) startReading(s *session) {
 }
 
 func parseWorker(work <-chan *batch) {
-	var eb eventBuilder
+	eb := new(eventBuilder).predicting()
 	for b := range work {
 		for i := range b.items {
 			it := &b.items[i]

@@ -87,7 +87,7 @@ func (f *Frame) Event() (*Event, error) {
 	b := &f.rd.eb
 	switch f.ContentType {
 	case TypeEventPlain:
-		return b.parsePlain(f.Body)
+		return b.predicting().parsePlain(f.Body)
 	case TypeEventJSON:
 		return b.parseJSON(f.Body)
 	}
