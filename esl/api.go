@@ -64,6 +64,7 @@ var (
 // e.g. "-ERR No such channel!".
 type ServerError struct{ Reply string }
 
+// Error returns the reply, e.g. "-ERR No such channel!".
 func (e *ServerError) Error() string { return e.Reply }
 
 // Options configure Dial. The zero value is usable: password ClueCon, 5 s
