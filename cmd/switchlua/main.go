@@ -44,6 +44,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// version is printed by --version; set it at build time with
+// -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
 // Exit statuses (see the package documentation).
 const (
 	exitOK         = 0
@@ -134,7 +138,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			"Without --host, `run` calls the built-in FreeSWITCH simulator.",
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
-		HideHelpCommand:           true,
+		Version:                   version,
 		DisableSliceFlagSeparator: true,
 		Suggest:                   true,
 		ExitErrHandler:            func(*cli.Context, error) {},
@@ -181,7 +185,7 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 		}
 	}
 	name := "switchlua"
-	if c != nil && c.Command != nil && c.Command.Name != "" {
+	if c != nil && c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		name = "switchlua " + c.Command.Name
 	}
 	return usageErr("%s (see %s --help)", msg, name)
