@@ -7,9 +7,8 @@
 //
 // Memory: a Session keeps its newest event and, in one compact block, the
 // values of headers that only older events had (names as ids of a
-// process-wide table); it never keeps a substring of an older event.
-// Session.Compact folds the newest event into that block too, for sessions
-// that have been idle for a while. The wire builders (ExecuteCmd, BridgeArg,
+// process-wide table); it never keeps a substring of an older event. The
+// wire builders (ExecuteCmd, BridgeArg,
 // PlaybackArg, VarSet, SetVarsArg, Secs) are pure functions. Package
 // modelstest has a fake Sender and a compact test Event.
 package models

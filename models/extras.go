@@ -258,7 +258,7 @@ func (s *Session) carry(ns *nameSet, old Event) {
 	ns.vals = keep
 	// Which headers of old does ev lack?
 	ns.cur = 0
-	if old != nil { // nil after Compact: nothing to carry
+	if old != nil {
 		old.Range(ns.visitFn)
 	}
 	add := ns.add
@@ -316,59 +316,4 @@ func (s *Session) carry(ns *nameSet, old Event) {
 		ents = append(ents, xent{id: ids[k], off: off, vlen: uint32(len(v))})
 	}
 	*x = extras{buf: b.String(), ents: ents}
-}
-
-// Compact folds the latest event into the session's own compact copy of its
-// headers and drops the reference to the event, so the event's buffer can be
-// freed: Get and Lookup answer as before, Latest returns nil until the next
-// Update. It costs a copy of the event's values and a name-table lookup per
-// header (a few microseconds), so call it on sessions that have been idle for
-// a while, not after every event. A compacted session keeps the values of its
-// headers plus 12 bytes per header instead of the whole event.
-func (s *Session) Compact() {
-	ev := s.latest
-	if ev == nil {
-		return
-	}
-	x := &s.extras
-	type hv struct {
-		id   uint32
-		n, v string
-	}
-	var hs []hv
-	total := len(x.buf)
-	add := func(n, v string) {
-		id, ok := nameID(n)
-		if !ok {
-			id = inlineName | uint32(len(n))
-			total += len(n)
-		}
-		total += len(v)
-		hs = append(hs, hv{id, n, v})
-	}
-	if ix, ok := ev.(indexed); ok {
-		hs = make([]hv, 0, ix.Len())
-		for i, n := 0, ix.Len(); i < n; i++ {
-			add(ix.Header(i))
-		}
-	} else {
-		ev.Range(func(n, v string) bool { add(n, v); return true })
-	}
-	// By the invariant no header of ev is in extras: keep every entry and
-	// append ev's headers.
-	var b strings.Builder
-	b.Grow(total)
-	b.WriteString(x.buf)
-	ents := make([]xent, len(x.ents), len(x.ents)+len(hs))
-	copy(ents, x.ents)
-	for _, h := range hs {
-		off := uint32(b.Len())
-		if h.id&inlineName != 0 {
-			b.WriteString(h.n)
-		}
-		b.WriteString(h.v)
-		ents = append(ents, xent{id: h.id, off: off, vlen: uint32(len(h.v))})
-	}
-	*x = extras{buf: b.String(), ents: ents}
-	s.latest = nil
 }

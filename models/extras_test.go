@@ -52,7 +52,7 @@ func TestExtrasCarriedAndDropped(t *testing.T) {
 }
 
 // Random event sequences (headers appearing, disappearing, reordered,
-// changing value), with Compact now and then, against a reference map where
+// changing value) against a reference map where
 // every event's headers overwrite the previous values.
 func TestExtrasMatchesReference(t *testing.T) {
 	for _, inline := range []bool{false, true} {
@@ -85,12 +85,6 @@ func TestExtrasMatchesReference(t *testing.T) {
 						s = models.NewSession(e, "n", nil)
 					} else {
 						s.Update(e)
-					}
-					if r.IntN(3) == 0 {
-						s.Compact()
-						if s.Latest() != nil {
-							t.Fatal("Latest after Compact")
-						}
 					}
 					for _, h := range append(vocab, "Event-Name", "Unique-ID") {
 						want, wok := ref[h]

@@ -29,7 +29,6 @@ type memFigures struct {
 	calls        int
 	eventBytes   float64 // retaining just the latest event of each leg (the baseline)
 	activeBytes  float64 // two sessions + call, each leg fed up to before its CHANNEL_HANGUP
-	compacted    float64 // active calls after Session.Compact
 	endedBytes   float64 // the same after the whole sequence (through CHANNEL_DESTROY)
 	eventsPerLeg [2]int
 
@@ -37,7 +36,6 @@ type memFigures struct {
 	loadCalls      float64 // active two-leg calls at the peak (all copies)
 	loadEventBytes float64 // per call: the latest event of each leg only
 	loadBytes      float64 // per call: sessions, calls and tracking maps
-	loadCompacted  float64 // the same after Compact of every session
 }
 
 var (
@@ -113,7 +111,7 @@ func measureMemory(p parser, calls int) (f memFigures, err error) {
 			}
 		}
 	}
-	build := func(upto func(leg int) int, compact bool) func() any {
+	build := func(upto func(leg int) int) func() any {
 		return func() any {
 			out := make([]*models.Call, 0, calls)
 			for i := 0; i < calls; i++ {
@@ -123,9 +121,6 @@ func measureMemory(p parser, calls int) (f memFigures, err error) {
 					s := models.NewSession(mustParse(p, legRaw[l][0]), "127.0.0.1:8021", nil)
 					for _, raw := range legRaw[l][1:n] {
 						s.Update(mustParse(p, raw))
-					}
-					if compact {
-						s.Compact()
 					}
 					c.Append(s)
 				}
@@ -145,9 +140,8 @@ func measureMemory(p parser, calls int) (f memFigures, err error) {
 		}
 		return keep
 	}) / float64(calls)
-	f.activeBytes = heapDelta(build(func(l int) int { return active[l] }, false)) / float64(calls)
-	f.compacted = heapDelta(build(func(l int) int { return active[l] }, true)) / float64(calls)
-	f.endedBytes = heapDelta(build(func(l int) int { return len(legRaw[l]) }, false)) / float64(calls)
+	f.activeBytes = heapDelta(build(func(l int) int { return active[l] })) / float64(calls)
+	f.endedBytes = heapDelta(build(func(l int) int { return len(legRaw[l]) })) / float64(calls)
 	return f, measureLoad(p, &f)
 }
 
@@ -224,7 +218,7 @@ func measureLoad(p parser, f *memFigures) error {
 		copies = 1
 	}
 	f.loadCalls = float64(copies*peak) / 2
-	replay := func(compact bool) func() any {
+	replay := func() func() any {
 		return func() any {
 			ts := make([]*tracker, copies)
 			for k := range ts {
@@ -232,17 +226,11 @@ func measureLoad(p parser, f *memFigures) error {
 				for _, raw := range raws[:peakAt] {
 					ts[k].apply(mustParse(p, raw))
 				}
-				if compact {
-					for _, s := range ts[k].sessions {
-						s.Compact()
-					}
-				}
 			}
 			return ts
 		}
 	}
-	f.loadBytes = heapDelta(replay(false)) / f.loadCalls
-	f.loadCompacted = heapDelta(replay(true)) / f.loadCalls
+	f.loadBytes = heapDelta(replay()) / f.loadCalls
 	f.loadEventBytes = heapDelta(func() any {
 		ls := make([]map[string]models.Event, copies)
 		for k := range ls {
@@ -294,15 +282,12 @@ func TestRetainedMemory(t *testing.T) {
 		t.Run(p.name, func(t *testing.T) {
 			f := figures(t, p)
 			over := f.activeBytes - f.eventBytes
-			t.Logf("self-call, per two-leg call (%d calls, %v events per leg): latest events alone %.0f B; active call %.0f B (overhead %.0f B); compacted %.0f B; after destroy %.0f B",
-				f.calls, f.eventsPerLeg, f.eventBytes, f.activeBytes, over, f.compacted, f.endedBytes)
-			t.Logf("load capture at its peak (%.0f active calls): latest events alone %.0f B per call; tracked calls %.0f B (overhead %.0f B); compacted %.0f B",
-				f.loadCalls, f.loadEventBytes, f.loadBytes, f.loadBytes-f.loadEventBytes, f.loadCompacted)
+			t.Logf("self-call, per two-leg call (%d calls, %v events per leg): latest events alone %.0f B; active call %.0f B (overhead %.0f B); after destroy %.0f B",
+				f.calls, f.eventsPerLeg, f.eventBytes, f.activeBytes, over, f.endedBytes)
+			t.Logf("load capture at its peak (%.0f active calls): latest events alone %.0f B per call; tracked calls %.0f B (overhead %.0f B)",
+				f.loadCalls, f.loadEventBytes, f.loadBytes, f.loadBytes-f.loadEventBytes)
 			if over > 8*1024 || f.loadBytes-f.loadEventBytes > 8*1024 {
 				t.Errorf("sessions keep too much beyond their latest events")
-			}
-			if f.compacted > f.activeBytes || f.loadCompacted > f.loadBytes {
-				t.Errorf("Compact does not save memory")
 			}
 		})
 	}
@@ -318,10 +303,8 @@ func BenchmarkRetainedMemory(b *testing.B) {
 	benchOnce.Do(func() {
 		fmt.Printf("bench: models_bytes_per_call %.0f B\n", f.activeBytes)
 		fmt.Printf("bench: models_bytes_per_call_vs_latest_events %.2f x\n", f.activeBytes/f.eventBytes)
-		fmt.Printf("bench: models_bytes_per_call_compacted %.0f B\n", f.compacted)
 		fmt.Printf("bench: models_load_bytes_per_call %.0f B\n", f.loadBytes)
 		fmt.Printf("bench: models_load_bytes_per_call_vs_latest_events %.2f x\n", f.loadBytes/f.loadEventBytes)
-		fmt.Printf("bench: models_load_bytes_per_call_compacted %.0f B\n", f.loadCompacted)
 	})
 }
 

@@ -183,8 +183,7 @@ func (s *Session) Lookup(name string) (string, bool) {
 	return s.extras.lookup(name)
 }
 
-// Latest is the newest event applied (nil after Compact, until the next
-// Update).
+// Latest is the newest event applied.
 func (s *Session) Latest() Event { return s.latest }
 
 // History returns the bounded history, oldest first (a fresh slice).

@@ -194,28 +194,3 @@ func TestHistoryBounded(t *testing.T) {
 		t.Errorf("Time %v", s.Time())
 	}
 }
-
-// Compact keeps every header's value and drops the event.
-func TestCompactFromCapture(t *testing.T) {
-	order, by := legs(t)
-	for _, u := range order {
-		evs := by[u]
-		s := models.NewSession(evs[0], "n", nil)
-		seen := map[string]string{}
-		for i, e := range evs {
-			if i > 0 {
-				s.Update(e)
-			}
-			e.Range(func(n, v string) bool { seen[n] = v; return true })
-			if i%3 == 1 {
-				s.Compact()
-				s.Compact() // idempotent
-			}
-			for n, v := range seen {
-				if got, ok := s.Lookup(n); !ok || got != v {
-					t.Fatalf("%s after %s: Lookup(%s) = %q,%v want %q", u, e.Name(), n, got, ok, v)
-				}
-			}
-		}
-	}
-}
