@@ -46,7 +46,8 @@ integration:
 
 # A short demo on the built-in simulator.
 run: build
-	$(BIN) run --script toneplay --rate 20 --limit 100 --max-offered 100
+	$(BIN) run --script toneplay --rate 20 --limit 100 --max-offered 100 --metrics-file bin/demo-cdr.csv
+	$(BIN) plot bin/demo-cdr.csv -o bin/demo-cdr.png
 
 clean:
 	rm -rf bin
