@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -203,4 +204,90 @@ func TestAPICommand(t *testing.T) {
 			t.Errorf("apiCommand(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A node dialled after DialPool joins the pool with Add (and calls reach it
+// through the pool); Remove hands it back. Active counts its call.
+func TestPoolAddRemove(t *testing.T) {
+	a, b := fstest.Start(t), fstest.Start(t)
+	if a.Addr == b.Addr {
+		t.Skip("needs two FreeSWITCH nodes (the simulator)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	cfg := Config{Password: a.Password, Logger: testLogger(t)}
+	p, err := DialPool(ctx, []string{a.Addr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	app := compileApp(t, "toneplay", toneplayLua)
+	if err := p.Load(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := Dial(ctx, b.Addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lb.Load(ctx, app); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(lb); err != nil {
+		t.Fatal(err)
+	}
+	if ls := p.Listeners(); len(ls) != 2 || ls[1] != lb || p.Listener(b.Addr) != lb {
+		t.Fatalf("listeners %v", ls)
+	}
+	dup, err := Dial(ctx, b.Addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add(dup); !errors.Is(err, ErrDuplicateNode) {
+		t.Fatalf("second listener for %s: %v", b.Addr, err)
+	}
+	dup.Close()
+
+	j, err := p.Originate(b.Addr, b.Dest(fstest.NewUser("added")), tagged(b, OriginateOptions{App: "toneplay"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.Done():
+	case <-ctx.Done():
+		t.Fatal("originate not done")
+	}
+	if !j.Successful() {
+		t.Fatalf("originate on the added node: %s", j.Cause())
+	}
+	eventually(t, 5*time.Second, "2 legs of 1 call on the added node", func() bool {
+		s, c := lb.Active()
+		return s == 2 && c == 1
+	})
+	if s, c := p.Listeners()[0].Active(); s != 0 || c != 0 {
+		t.Fatalf("first node active %d/%d", s, c)
+	}
+	if _, err := lb.Command(ctx, "uuid_kill "+j.SessUUID); err != nil {
+		t.Fatal(err)
+	}
+	idle(t, lb)
+	if s, c := lb.Active(); s != 0 || c != 0 || !lb.Connected() {
+		t.Fatalf("active %d/%d connected %v after the call", s, c, lb.Connected())
+	}
+
+	if !p.Remove(lb) || p.Remove(lb) {
+		t.Fatal("Remove of the added node")
+	}
+	if ls := p.Listeners(); len(ls) != 1 || p.Listener(b.Addr) != nil {
+		t.Fatalf("listeners after Remove %v", ls)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lb.Command(ctx, "status"); err != nil {
+		t.Fatalf("a removed node was closed with the pool: %v", err)
+	}
+	if err := p.Add(lb); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Add after Close: %v", err)
+	}
+	lb.Close()
 }

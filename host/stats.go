@@ -107,15 +107,30 @@ func (l *Listener) Stats() Stats {
 	return st
 }
 
+// Active returns the sessions and calls the Listener tracks now (Stats'
+// Sessions and Calls) without copying anything: two atomic loads, cheap
+// enough for every CDR row or status line. Safe from any goroutine; the two
+// figures are each exact but may be a moment apart from each other.
+func (l *Listener) Active() (sessions, calls int) {
+	return int(l.nSessions.Load()), int(l.nCalls.Load())
+}
+
+// Connected reports whether the connection to the node is up now (Stats'
+// Connected), with one atomic load. Safe from any goroutine.
+func (l *Listener) Connected() bool { return l.connected.Load() }
+
 // count updates the counters under the stats lock (Listener goroutine).
 func (l *Listener) count(fn func(*Stats)) {
 	l.mu.Lock()
 	fn(&l.st)
+	l.nSessions.Store(int64(l.st.Sessions))
+	l.nCalls.Store(int64(l.st.Calls))
 	l.mu.Unlock()
 }
 
 func (l *Listener) setConnected(up bool) {
 	l.mu.Lock()
 	l.st.Connected = up
+	l.connected.Store(up)
 	l.mu.Unlock()
 }
