@@ -15,15 +15,30 @@
 // header at create; sessions are grouped into calls by the first tracking
 // header present (the originating-session X-header for calls we originate,
 // else variable_call_uuid), and a call leaves with its last leg. bgapi jobs
-// are tracked by their Job-UUID. A parked inbound session that no app takes
-// is hung up after Config.ParkTimeout; after a reconnect, sessions that
-// vanished from FreeSWITCH are closed with CauseVanished.
+// are tracked by their Job-UUID. After a reconnect, sessions that vanished
+// from FreeSWITCH are closed with CauseVanished.
+//
+// Park timeout: a parked inbound session of ours that nothing takes is hung
+// up after Config.ParkTimeout (switchio issue #47), and only ours, so that
+// sharing a FreeSWITCH never costs someone else a call. A session is ours
+// when its app is loaded on the Listener (its sip_h_X-switchlua_app names a
+// loaded app, or it has none and the default app is loaded, as in serve
+// mode) or it is a leg of a call the Listener originated (its
+// sip_h_X-switchlua_originating_session is one of our origination uuids).
+// Under `switchlua run`, where no default app is loaded, the node's other
+// inbound calls are never touched.
+//
+// Background jobs reach the apps through on_job: the job of an originate
+// goes to the app its legs run, with its session, or with none when the
+// originate failed before any channel existed (see Listener.Originate).
 //
 // The Go API:
 //
-//   - Dial / DialPool connect; Listener.Load and Pool.Load install apps
+//   - Dial / DialPool connect; Pool.Add and Pool.Remove change the nodes of
+//     a pool later. Listener.Load and Pool.Load install apps
 //     (bindings.AppSpec) and keep the node subscribed to exactly the events
-//     the apps and the tracking use.
+//     the apps and the tracking use; an error matching ErrSubscribe says
+//     the apps are live but the subscription lags (retried by itself).
 //   - Listener.Originate and BgAPI launch bgapi jobs (a models.Job, never
 //     blocking); BuildOriginate is switchio's originate command; Command runs
 //     one command and waits.
@@ -32,5 +47,7 @@
 //   - SyncCaller (switchy's sync_caller) makes one call at a time and returns
 //     its answered session, for functional tests of call apps.
 //   - Config.OnCallEnd, OnJob and OnEvent, and Stats, are what an
-//     originator, a CDR writer or metrics hook into.
+//     originator, a CDR writer or metrics hook into; Active and Connected
+//     are the cheap (atomic, copy-free) figures for per-call fields and
+//     status lines, where Stats copies its maps.
 package host

@@ -2,7 +2,9 @@ package host
 
 import (
 	"context"
+	"errors"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -548,4 +550,178 @@ func TestE2EReconnectReconcile(t *testing.T) {
 	if st := l.Stats(); st.HangupCauses["NORMAL_CLEARING"] != 2 {
 		t.Fatalf("live call's hangup not tracked after reconnect: %+v", st)
 	}
+}
+
+// luaApp compiles an app from Lua source.
+func luaApp(t *testing.T, id, src string) bindings.AppSpec {
+	t.Helper()
+	sc, err := bindings.CompileScript(id+".lua", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bindings.AppSpec{ID: id, Scripts: []bindings.Script{sc}}
+}
+
+// The park timeout never hangs up someone else's call: a call another
+// client originated (no switchlua header) stays parked as long as it likes
+// under `switchlua run`, where no app handles inbound calls; in serve mode,
+// where the default app is loaded, the same call is ours and is hung up.
+func TestE2EParkTimeoutOnlyOurs(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		defaultApp string
+		ours       bool
+	}{
+		{"run mode: not ours", "", false},
+		{"serve mode: the default app's", "idle", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := fstest.Start(t)
+			user := fstest.NewUser("foreign")
+			parked := make(chan string, 1)
+			cfg := Config{
+				ParkTimeout: 200 * time.Millisecond,
+				DefaultApp:  tc.defaultApp,
+				OnEvent: func(ev models.Event, s *models.Session) {
+					if s != nil && ev.Name() == "CHANNEL_PARK" && s.IsInbound() && ev.Get("Caller-Destination-Number") == user {
+						select {
+						case parked <- s.UUID:
+						default:
+						}
+					}
+				},
+			}
+			l := e2eListener(t, n, cfg, compileApp(t, "toneplay", toneplayLua), luaApp(t, "idle", "function on_hangup(sess) end"))
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			// Another user of the node originates a self-call of their own.
+			other := n.Dial(t, esl.Options{})
+			out := fstest.NewUUID()
+			_, err := other.BgAPI(ctx, "originate {origination_uuid="+out+",originate_timeout=20,"+fstest.TagVar+"="+n.Tag+"}"+n.Dest(user)+" &park()")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var in string
+			select {
+			case in = <-parked:
+			case <-ctx.Done():
+				t.Fatal("the inbound leg never parked")
+			}
+			if tc.ours {
+				eventually(t, 5*time.Second, "the park timeout", func() bool { return l.Stats().ParkTimeouts == 1 })
+				idle(t, l) // both legs are gone
+				if st := l.Stats(); st.ParkTimeouts != 1 || st.HangupCauses[CauseParkTimeout] < 1 {
+					t.Fatalf("stats %+v", st)
+				}
+				return
+			}
+			time.Sleep(time.Second) // five park timeouts
+			get(t, l, func() {
+				if s := l.Session(in); s == nil || s.Hungup {
+					t.Error("someone else's parked call was hung up")
+				}
+			})
+			if st := l.Stats(); st.ParkTimeouts != 0 {
+				t.Fatalf("park timeouts %d", st.ParkTimeouts)
+			}
+			if _, err := other.API(ctx, "uuid_kill "+out); err != nil {
+				t.Fatal(err)
+			}
+			idle(t, l)
+		})
+	}
+}
+
+// A Load while the connection is down returns ErrSubscribe (the app is
+// live), and the events it needs are subscribed once the connection is
+// back: its on_dtmf runs on the next call.
+func TestE2ESubscribeAfterReconnect(t *testing.T) {
+	n := fstest.Start(t)
+	sim := n.RequireSim(t)
+	shared := bindings.NewShared()
+	cfg := Config{
+		ESL:     esl.Options{ReconnectMin: 50 * time.Millisecond, ReconnectMax: 100 * time.Millisecond},
+		Runtime: bindings.Options{Shared: shared},
+	}
+	l := e2eListener(t, n, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sim.SetPassword("not-" + n.Password) // the redials fail until it is put back
+	sim.DropConnections()
+	eventually(t, 5*time.Second, "the listener to notice the drop", func() bool { return !l.Connected() })
+	err := l.Load(ctx, luaApp(t, "dtmf", `
+		function on_park(sess) if sess:is_inbound() then sess:answer() end end
+		function on_dtmf(sess, digit) switchlua.shared.set("digit", digit) end`))
+	if !errors.Is(err, ErrSubscribe) {
+		t.Fatalf("load while disconnected: %v; want ErrSubscribe", err)
+	}
+	if apps, _ := l.Apps(ctx); len(apps) != 1 || apps[0] != "dtmf" {
+		t.Fatalf("apps %q", apps)
+	}
+	sim.SetPassword(n.Password)
+	eventually(t, 10*time.Second, "reconnect and DTMF subscribed", func() bool {
+		return l.Connected() && slices.Contains(l.Subscribed(), "DTMF")
+	})
+	sess, err := Caller(l).Call(ctx, n.Dest(fstest.NewUser("dtmf")), tagged(n, OriginateOptions{App: "dtmf"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uuid string
+	get(t, l, func() { uuid = sess.UUID })
+	if _, err := l.Command(ctx, "uuid_send_dtmf "+uuid+" 7"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "on_dtmf", func() bool { v, _ := shared.Get("digit"); return v == "7" })
+	hangup(t, l, sess)
+	idle(t, l)
+}
+
+// An originate that fails before any channel exists reaches on_job(nil,
+// job) of its app, and never another app's.
+func TestE2EFailedOriginateOnJob(t *testing.T) {
+	n := fstest.Start(t)
+	sim := n.RequireSim(t)
+	shared := bindings.NewShared()
+	onJob := func(id string) string {
+		return `function on_job(sess, job) switchlua.shared.set("` + id + `", (sess and "sess" or "nil") .. " " .. job:cause()) end`
+	}
+	l := e2eListener(t, n, Config{Runtime: bindings.Options{Shared: shared}}, luaApp(t, "a", onJob("a")))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sim.SetFailure(1, "USER_BUSY")
+	dest := n.Dest(fstest.NewUser("busy"))
+	fail := func() {
+		t.Helper()
+		j, err := l.Originate(dest, tagged(n, OriginateOptions{App: "a"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-j.Done():
+		case <-ctx.Done():
+			t.Fatal("originate not done")
+		}
+		if j.Successful() || j.Cause() != "USER_BUSY" {
+			t.Fatalf("originate: ok %v cause %q", j.Successful(), j.Cause())
+		}
+		onLoop(t, l, func() {}) // on_job ran (it does not yield)
+	}
+	fail()
+	if v, _ := shared.Get("a"); v != "nil USER_BUSY" {
+		t.Fatalf("on_job of a: %v", v)
+	}
+	// With a second app (weighted apps), b never sees a's failures; a sees
+	// them when the runtime can address one app's on_job.
+	if err := l.Load(ctx, luaApp(t, "b", onJob("b"))); err != nil {
+		t.Fatal(err)
+	}
+	shared.Delete("a")
+	fail()
+	if v, ok := shared.Get("b"); ok {
+		t.Fatalf("b's on_job saw a's failure: %v", v)
+	}
+	if _, ok := shared.Get("a"); ok != (l.jobTo != nil) {
+		t.Fatalf("a's on_job ran: %v; the runtime addresses one app: %v", ok, l.jobTo != nil)
+	}
+	idle(t, l)
 }

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,6 +27,9 @@ type fakeConn struct {
 	sent  []string
 	subs  []string
 	reply func(cmd string) (string, error) // default: "+OK"
+	// subErr, if set, fails Subscribe and Unsubscribe (as esl does while
+	// the connection is down).
+	subErr error
 }
 
 func newFakeConn() *fakeConn {
@@ -60,6 +64,9 @@ func (c *fakeConn) SendAsync(cmd string, done func(string, error)) {
 func (c *fakeConn) Subscribe(_ context.Context, names ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.subErr != nil {
+		return c.subErr
+	}
 	c.sent = append(c.sent, "event plain "+strings.Join(names, " "))
 	for _, n := range names {
 		if !slices.Contains(c.subs, n) {
@@ -72,6 +79,9 @@ func (c *fakeConn) Subscribe(_ context.Context, names ...string) error {
 func (c *fakeConn) Unsubscribe(_ context.Context, names ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.subErr != nil {
+		return c.subErr
+	}
 	c.sent = append(c.sent, "nixevent "+strings.Join(names, " "))
 	c.subs = slices.DeleteFunc(c.subs, func(n string) bool { return slices.Contains(names, n) })
 	return nil
@@ -97,6 +107,19 @@ func (c *fakeConn) event(ev models.Event) {
 // state feeds a state change as the esl reader would.
 func (c *fakeConn) state(fn func()) {
 	c.actCh <- func() { c.l.in.push(item{kind: kindFunc, fn: fn}) }
+}
+
+func (c *fakeConn) setSubErr(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.subErr = err
+}
+
+// subscribed returns what the fake FreeSWITCH has been subscribed to.
+func (c *fakeConn) subscribed() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.subs)
 }
 
 func (c *fakeConn) commands() []string {
@@ -138,6 +161,9 @@ func newFakeRuntime() *fakeRuntime { return &fakeRuntime{events: map[string][]st
 func (r *fakeRuntime) Load(spec bindings.AppSpec) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if msg := spec.Args["fail"]; msg != "" {
+		return errors.New(msg) // a top-level error: the old generation stays
+	}
 	if !slices.Contains(r.apps, spec.ID) {
 		r.apps = append(r.apps, spec.ID)
 	}
@@ -197,7 +223,25 @@ func (r *fakeRuntime) Dispatch(s *models.Session, ev models.Event) {
 func (r *fakeRuntime) DispatchJob(s *models.Session, j *models.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.log = append(r.log, "JOB "+s.UUID+" "+j.Result())
+	id := "-" // every app (bindings' DispatchJob(nil, j))
+	if s != nil {
+		id = s.UUID
+	}
+	r.log = append(r.log, "JOB "+id+" "+j.Result())
+}
+
+// targetRuntime is a fakeRuntime that can run one app's on_job
+// (jobDispatcher), as bindings is asked to.
+type targetRuntime struct{ *fakeRuntime }
+
+func (r targetRuntime) DispatchJobTo(app string, s *models.Session, j *models.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	id := "-"
+	if s != nil {
+		id = s.UUID
+	}
+	r.log = append(r.log, "JOB["+app+"] "+id+" "+j.Result())
 }
 
 func (r *fakeRuntime) SessionGone(s *models.Session) {
@@ -234,16 +278,23 @@ func (r *fakeRuntime) logged() []string {
 // newTestListener starts a Listener on fakes.
 func newTestListener(t *testing.T, cfg Config) (*Listener, *fakeConn, *fakeRuntime) {
 	t.Helper()
+	rt := newFakeRuntime()
+	l, c := newTestListenerRT(t, cfg, rt)
+	return l, c, rt
+}
+
+// newTestListenerRT starts a Listener on a fake connection and rt.
+func newTestListenerRT(t *testing.T, cfg Config, rt appRuntime) (*Listener, *fakeConn) {
+	t.Helper()
 	l := newListener(cfg, "fake:8021")
 	c := newFakeConn()
 	c.l = l
-	rt := newFakeRuntime()
 	l.start(c, rt)
 	if err := l.setSubscriptions(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return l, c, rt
+	return l, c
 }
 
 // sync waits until everything fed so far has been handled by the Listener.

@@ -61,6 +61,13 @@ var (
 	// ErrSessionGone is returned by WaitFor when the session left (was
 	// destroyed) before the condition held.
 	ErrSessionGone = errors.New("host: session gone")
+	// ErrSubscribe is wrapped by the error Load, Unload and Pool.Load return
+	// when the apps changed as asked but the node's event subscription could
+	// not follow (typically: the connection was down). The new apps are
+	// live; the Listener keeps retrying the subscription (after a reconnect,
+	// and every few seconds while connected), so the events they use start
+	// to flow once it succeeds. Test it with errors.Is.
+	ErrSubscribe = errors.New("host: event subscription not updated")
 )
 
 // Config configures a Listener (and every Listener of a Pool). The zero value
@@ -84,12 +91,30 @@ type Config struct {
 	// (its uuid is the key). Default: OriginatingSessionHeader, CallUUIDHeader.
 	TrackingHeaders []string
 
-	// ParkTimeout is how long an inbound session may stay parked and untaken
-	// before it is hung up with CauseParkTimeout (default 30 s; negative
-	// disables). A session is taken once anything acts on it: a command sent
-	// through its Session (answer, playback, bridge, hangup, ... from an app
-	// or from Go), or it is answered or bridged. A session whose app is not
-	// loaded, or whose app does nothing on park, is never taken.
+	// ParkTimeout is how long an inbound session of ours may stay parked and
+	// untaken before it is hung up with CauseParkTimeout (default 30 s;
+	// negative disables), so that a call nobody handles does not stay parked
+	// forever (switchio issue #47).
+	//
+	// Only our sessions are ever hung up. An inbound session is ours when, at
+	// its CHANNEL_PARK, either
+	//   - its app is loaded on this Listener: its app header (AppHeader, the
+	//     originate's sip_h_X-switchlua_app) names a loaded app, or it has no
+	//     app header and DefaultApp is loaded (serve mode, where the user
+	//     asked us to handle the node's inbound calls), or
+	//   - it belongs to a call this Listener originated (Originate): its uuid,
+	//     or its call's tracking key (the sip_h_X-switchlua_originating_session
+	//     header of our originates), is one of our origination uuids.
+	// Anything else is left alone, however long it stays parked: other
+	// users' calls on a shared FreeSWITCH, inbound calls when no default app
+	// is loaded (`switchlua run`), and calls another switchlua (or another
+	// Listener) originated for an app this Listener does not run.
+	//
+	// A session is taken once anything acts on it: a command sent through its
+	// Session (answer, playback, bridge, hangup, ... from an app or from Go),
+	// or it is answered or bridged. So one of our sessions is hung up when its
+	// app does nothing with it on park, or when it was originated by us for
+	// an app that is not loaded.
 	ParkTimeout time.Duration
 
 	// InboxSize bounds the events queued for the Listener goroutine (default
@@ -211,8 +236,13 @@ type Listener struct {
 	closed   atomic.Bool
 
 	subMu      sync.Mutex  // serializes subscription changes (Load, Unload)
-	subscribed []string    // what the node is subscribed to
-	resub      atomic.Bool // a subscription update is pending (eventsChanged)
+	subscribed []string    // what the node is subscribed to (what succeeded)
+	resub      atomic.Bool // a subscription update is pending (resubscribe)
+	subStale   atomic.Bool // the last subscription update failed: retry it
+
+	// Cheap figures for Active and Connected (also in st).
+	nSessions, nCalls atomic.Int64
+	connected         atomic.Bool
 
 	// Owned by the Listener goroutine.
 	sessions   map[string]*entry
@@ -221,15 +251,24 @@ type Listener struct {
 	origs      map[string]*orig       // our originates by origination uuid, until both job and session are done
 	parkQ      parkQueue
 	waiters    []*waiter
-	gen        uint64 // bumped at each reconnect, for reconciliation
-	nEvents    uint64 // events handled (published to st after each batch)
-	nUntracked uint64 // events of channels not tracked
+	gen        uint64        // bumped at each reconnect, for reconciliation
+	subRetry   time.Time     // when a stale subscription was last retried
+	jobTo      jobDispatcher // rt, if it can run one app's on_job
+	nEvents    uint64        // events handled (published to st after each batch)
+	nUntracked uint64        // events of channels not tracked
 
 	// arrive, if set (tests), sees each event as the esl reader hands it over.
 	arrive func(models.Event)
 
 	mu sync.Mutex // guards st
 	st Stats
+}
+
+// jobDispatcher is what a runtime implements to run on_job of one app
+// only (sess may be nil: an originate that failed before its channel
+// existed). bindings.Runtime does not have it yet; see dispatchJobTo.
+type jobDispatcher interface {
+	DispatchJobTo(app string, s *models.Session, j *models.Job)
 }
 
 // entry is the Listener's record of one session. It is the session's
@@ -240,6 +279,7 @@ type entry struct {
 	s      *models.Session
 	call   *callEntry
 	taken  bool   // an app (or Go) acted on it: no park timeout
+	ours   bool   // part of a call this Listener originated
 	parkAt int64  // unix nanos of the pending park deadline, 0 if none
 	gen    uint64 // Listener.gen when created
 	gone   bool   // destroyed
@@ -248,7 +288,8 @@ type entry struct {
 // orig links an originate's job and the session it creates.
 type orig struct {
 	j       *models.Job
-	created bool // its channel appeared
+	app     string // the app its legs run (DefaultApp when none was given)
+	created bool   // its channel appeared
 }
 
 // callEntry is the Listener's record of one call.
@@ -256,6 +297,7 @@ type callEntry struct {
 	c         *models.Call
 	live      int // legs not destroyed yet
 	legs      int
+	ours      bool // a leg was ours (see entry.ours)
 	jobLaunch time.Time
 	sessAt    int // active sessions when the call was created
 }
@@ -337,16 +379,25 @@ func newListener(cfg Config, node string) *Listener {
 // start hands the Listener its connection and runtime and starts its goroutine.
 func (l *Listener) start(c conn, rt appRuntime) {
 	l.conn, l.rt = c, rt
+	l.jobTo, _ = rt.(jobDispatcher)
 	l.setConnected(true)
 	go l.run()
 }
 
 // eventsChanged is called on the Listener goroutine when a script starts to
 // need an event the subscription may lack (an on(name, fn) after load, a
-// sess:wait for an event no script names). The subscription is updated off
-// the Listener goroutine (it waits for FreeSWITCH's reply); calls made while
-// one is pending coalesce.
-func (l *Listener) eventsChanged() {
+// sess:wait for an event no script names).
+func (l *Listener) eventsChanged() { l.resubscribe() }
+
+// subRetryEvery is how often a failed subscription update is tried again
+// while the connection is up (a reconnect retries it at once).
+const subRetryEvery = 5 * time.Second
+
+// resubscribe brings the node's subscription in line with what the loaded
+// apps use now. It runs off the Listener goroutine (it waits for
+// FreeSWITCH's reply); calls made while one is pending coalesce. Safe from
+// any goroutine.
+func (l *Listener) resubscribe() {
 	if l.closed.Load() || l.resub.Swap(true) {
 		return
 	}
@@ -360,8 +411,8 @@ func (l *Listener) eventsChanged() {
 		if err := l.Do(ctx, func() { evs = l.rt.Events() }); err != nil {
 			return
 		}
-		if err := l.subscribe(ctx, evs); err != nil {
-			l.log.Warn("subscription update failed", "err", err)
+		if err := l.subscribe(ctx, evs); err != nil && !l.closed.Load() {
+			l.log.Warn("subscription update failed; it will be retried", "err", err)
 		}
 	}()
 }
@@ -463,13 +514,27 @@ func (l *Listener) Do(ctx context.Context, fn func()) error {
 // Load installs or replaces app spec.ID in the node's runtime (bindings
 // semantics: teardown of the old generation, setup of the new), then
 // subscribes the node to the events the loaded apps now use and drops the
-// ones no app uses any more. An app that fails to load keeps the old one and
-// its error is returned.
+// ones no app uses any more.
+//
+// The error says which of the two did not happen:
+//   - nil: the new generation is live and the node subscribed to its events.
+//   - an error matching ErrSubscribe (errors.Is): the new generation IS live,
+//     but the subscription could not be updated (e.g. the connection was
+//     down). The Listener retries it by itself, after a reconnect and every
+//     few seconds while connected; until then the events only the new
+//     generation uses do not arrive.
+//   - any other error: the load did not happen. Either the runtime refused
+//     the scripts (a top-level error, `script:line: message`; the previous
+//     generation keeps running, the subscription is untouched), or the
+//     Listener is closed (ErrClosed), or ctx ended before the Listener
+//     goroutine ran the load (ctx.Err(); the load may still run later).
 func (l *Listener) Load(ctx context.Context, spec bindings.AppSpec) error {
 	return l.changeApps(ctx, func() error { return l.rt.Load(spec) })
 }
 
 // Unload removes app id (after its teardown) and updates the subscription.
+// Its errors are those of Load: ErrSubscribe means the app is gone but the
+// subscription still has its events (retried later).
 func (l *Listener) Unload(ctx context.Context, id string) error {
 	return l.changeApps(ctx, func() error { l.rt.Unload(id); return nil })
 }
@@ -489,10 +554,15 @@ func (l *Listener) changeApps(ctx context.Context, change func() error) error {
 	if e := l.Do(ctx, func() { err = change(); evs = l.rt.Events() }); e != nil {
 		return e
 	}
-	if serr := l.subscribe(ctx, evs); serr != nil {
-		return errors.Join(err, fmt.Errorf("host: subscribe on %s: %w", l.node, serr))
+	if err != nil {
+		// Refused: the apps (and the events they use) are what they were.
+		// A subscription left stale by an earlier failure is retried apart.
+		return err
 	}
-	return err
+	if serr := l.subscribe(ctx, evs); serr != nil {
+		return fmt.Errorf("%w on %s (retried after a reconnect): %w", ErrSubscribe, l.node, serr)
+	}
+	return nil
 }
 
 // setSubscriptions subscribes to what tracking and the loaded apps need.
@@ -503,7 +573,11 @@ func (l *Listener) setSubscriptions(ctx context.Context, appEvents []string) err
 }
 
 // subscribe makes the node's subscription TrackingEvents + cfg.Events +
-// appEvents. Called with subMu held.
+// appEvents. Called with subMu held. l.subscribed follows what succeeded,
+// as esl remembers it for its reconnects (esl re-subscribes only the names
+// whose subscribe succeeded, and keeps the ones whose nixevent failed); on
+// failure the subscription is marked stale, and a later resubscribe (after
+// a reconnect, or from the tick) diffs again against what the apps use then.
 func (l *Listener) subscribe(ctx context.Context, appEvents []string) error {
 	want := wantedEvents(l.cfg.Events, appEvents)
 	var add, del []string
@@ -519,15 +593,20 @@ func (l *Listener) subscribe(ctx context.Context, appEvents []string) error {
 	}
 	if len(add) > 0 {
 		if err := l.conn.Subscribe(ctx, add...); err != nil {
+			l.subStale.Store(true)
 			return err
 		}
+		l.subscribed = append(l.subscribed, add...)
+		slices.Sort(l.subscribed)
 	}
 	if len(del) > 0 {
 		if err := l.conn.Unsubscribe(ctx, del...); err != nil {
+			l.subStale.Store(true)
 			return err
 		}
 	}
 	l.subscribed = want
+	l.subStale.Store(false)
 	if len(add)+len(del) > 0 {
 		l.log.Debug("subscription changed", "added", add, "removed", del)
 	}
@@ -665,10 +744,16 @@ func (l *Listener) afterBatch() {
 	l.mu.Unlock()
 }
 
-// onTick runs the periodic duties: park timeouts.
+// onTick runs the periodic duties: park timeouts, retrying a failed
+// subscription update.
 func (l *Listener) onTick() {
-	l.expireParked(time.Now())
+	now := time.Now()
+	l.expireParked(now)
 	if len(l.waiters) > 0 {
 		l.checkWaiters()
+	}
+	if l.subStale.Load() && l.connected.Load() && now.Sub(l.subRetry) >= subRetryEvery {
+		l.subRetry = now
+		l.resubscribe()
 	}
 }

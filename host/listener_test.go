@@ -305,41 +305,194 @@ func TestBgAPIRefused(t *testing.T) {
 	}
 }
 
+// The park timeout hangs up only our untaken parked inbound sessions: those
+// whose app is loaded and those of calls we originated; never other people's
+// calls on the same FreeSWITCH.
 func TestParkTimeout(t *testing.T) {
-	l, c, rt := newTestListener(t, Config{ParkTimeout: 50 * time.Millisecond})
-	// "taken": its app answers it on park.
-	rt.setOnEvent(func(s *models.Session, ev models.Event) {
-		if ev.Name() == "CHANNEL_PARK" && s.UUID == "taken" {
-			s.Answer(nil)
+	type leg struct {
+		uuid, dir string
+		kv        []string
+	}
+	for _, tc := range []struct {
+		name       string
+		defaultApp string // Config.DefaultApp ("" = "default", not loaded: run mode)
+		ourCall    bool   // we originate a call for "not-loaded" first (legs "out" and "in")
+		legs       []leg
+		killed     []string
+	}{
+		{
+			name: "run mode",
+			legs: []leg{
+				{"taken", "inbound", []string{AppHeader, "app"}}, // answered on park by its app
+				{"idle", "inbound", []string{AppHeader, "app"}},  // its app is loaded but does nothing
+				{"foreign", "inbound", nil},                      // someone else's call, no app header
+				{"foreign-x", "inbound", []string{AppHeader, "not-loaded", OriginatingSessionHeader, "someone-elses"}},
+				{"outbound", "outbound", []string{AppHeader, "app"}},
+			},
+			killed: []string{"idle"},
+		},
+		{
+			name:       "serve mode",
+			defaultApp: "app",
+			legs: []leg{
+				{"plain", "inbound", nil}, // the default app is loaded: ours
+				{"foreign-x", "inbound", []string{AppHeader, "not-loaded"}},
+			},
+			killed: []string{"plain"},
+		},
+		{
+			// The inbound leg of our own originate for an app that is not
+			// loaded: ours, although no app handles it (switchio #47).
+			name:    "our originate",
+			ourCall: true,
+			killed:  []string{"in"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, c, rt := newTestListener(t, Config{ParkTimeout: 50 * time.Millisecond, DefaultApp: tc.defaultApp})
+			if err := l.Load(context.Background(), bindings.AppSpec{ID: "app"}); err != nil {
+				t.Fatal(err)
+			}
+			rt.setOnEvent(func(s *models.Session, ev models.Event) {
+				if ev.Name() == "CHANNEL_PARK" && s.UUID == "taken" {
+					s.Answer(nil)
+				}
+			})
+			legs := tc.legs
+			if tc.ourCall {
+				j, _ := l.Originate("x@127.0.0.1:5080", OriginateOptions{App: "not-loaded", UUID: "out"})
+				c.waitCommand(t, "bgapi originate ")
+				x := []string{OriginatingSessionHeader, j.SessUUID, AppHeader, "not-loaded"}
+				// The inbound leg first: the call is known as ours by its key.
+				legs = []leg{{"in", "inbound", x}, {"out", "outbound", x}}
+			}
+			for _, lg := range legs {
+				c.event(chanEvent("CHANNEL_CREATE", lg.uuid, lg.dir, lg.kv...))
+				c.event(chanEvent("CHANNEL_PARK", lg.uuid, lg.dir, lg.kv...))
+			}
+			for _, k := range tc.killed {
+				c.waitCommand(t, "api uuid_kill "+k+" "+CauseParkTimeout)
+			}
+			time.Sleep(200 * time.Millisecond) // 4 timeouts: nothing else expires
+			c.sync(t)
+			var kills []string
+			for _, cmd := range c.commands() {
+				if strings.HasPrefix(cmd, "api uuid_kill ") {
+					kills = append(kills, strings.Fields(cmd)[2])
+				}
+			}
+			if !slices.Equal(kills, tc.killed) {
+				t.Fatalf("killed %q, want %q", kills, tc.killed)
+			}
+			if st := l.Stats(); st.ParkTimeouts != uint64(len(tc.killed)) {
+				t.Fatalf("park timeouts %d", st.ParkTimeouts)
+			}
+			onLoop(t, l, func() {
+				if l.parkQ.len() != 0 {
+					t.Fatalf("park queue holds %d", l.parkQ.len())
+				}
+			})
+		})
+	}
+}
+
+// Load's error tells a refused load from a live one whose subscription lags,
+// and a subscription that failed while disconnected is made after the
+// reconnect.
+func TestLoadSubscribeError(t *testing.T) {
+	l, c, _ := newTestListener(t, Config{})
+	ctx := context.Background()
+	down := fmt.Errorf("esl: not connected")
+	c.setSubErr(down)
+	l.setConnected(false)
+	err := l.Load(ctx, bindings.AppSpec{ID: "a", Args: map[string]string{"events": "DTMF"}})
+	if !errors.Is(err, ErrSubscribe) || !errors.Is(err, down) {
+		t.Fatalf("load while down: %v; want ErrSubscribe wrapping the cause", err)
+	}
+	if apps, _ := l.Apps(ctx); !slices.Equal(apps, []string{"a"}) {
+		t.Fatalf("apps %q: the generation should be live", apps)
+	}
+	if slices.Contains(l.Subscribed(), "DTMF") {
+		t.Fatal("Subscribed lists an event whose subscribe failed")
+	}
+	// A refused load is not a subscription error, and changes nothing.
+	err = l.Load(ctx, bindings.AppSpec{ID: "a", Args: map[string]string{"fail": "a.lua:1: boom"}})
+	if err == nil || errors.Is(err, ErrSubscribe) || err.Error() != "a.lua:1: boom" {
+		t.Fatalf("refused load: %v", err)
+	}
+	// Back: the reconnect diffs again and subscribes what failed.
+	c.setSubErr(nil)
+	c.state(func() { l.onState(esl.StateChange{State: esl.StateConnected, Reconnected: true}) })
+	eventually(t, 5*time.Second, "DTMF subscribed after the reconnect", func() bool {
+		return slices.Contains(l.Subscribed(), "DTMF") && slices.Contains(c.subscribed(), "DTMF")
+	})
+	if l.subStale.Load() {
+		t.Fatal("still stale")
+	}
+	if err := l.Load(ctx, bindings.AppSpec{ID: "b", Args: map[string]string{"events": "PLAYBACK_STOP"}}); err != nil {
+		t.Fatalf("load when up: %v", err)
+	}
+	// Unload fails the same way, and the tick retries while connected.
+	c.setSubErr(down)
+	if err := l.Unload(ctx, "b"); !errors.Is(err, ErrSubscribe) {
+		t.Fatalf("unload: %v", err)
+	}
+	if !slices.Contains(l.Subscribed(), "PLAYBACK_STOP") {
+		t.Fatal("a failed nixevent dropped the name from Subscribed")
+	}
+	c.setSubErr(nil)
+	onLoop(t, l, func() { l.onTick() })
+	eventually(t, 5*time.Second, "PLAYBACK_STOP dropped by the retry", func() bool {
+		return !slices.Contains(l.Subscribed(), "PLAYBACK_STOP") && !slices.Contains(c.subscribed(), "PLAYBACK_STOP")
+	})
+}
+
+// An originate that fails before any channel exists reaches on_job of its
+// own app only.
+func TestFailedOriginateJobReachesItsApp(t *testing.T) {
+	ctx := context.Background()
+	fail := func(t *testing.T, l *Listener, c *fakeConn, app string) *models.Job {
+		t.Helper()
+		j, _ := l.Originate("x@127.0.0.1:5999", OriginateOptions{App: app})
+		c.waitCommand(t, "bgapi originate {originate_timeout=60,origination_caller_id_name=switchlua,origination_caller_id_number=1112223333,origination_uuid="+j.SessUUID)
+		c.event(jobEvent(j.UUID, "-ERR USER_BUSY\n"))
+		<-j.Done()
+		c.sync(t)
+		return j
+	}
+	t.Run("runtime addressing one app", func(t *testing.T) {
+		rt := targetRuntime{newFakeRuntime()}
+		l, c := newTestListenerRT(t, Config{}, rt)
+		for _, id := range []string{"a", "b"} {
+			if err := l.Load(ctx, bindings.AppSpec{ID: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		j := fail(t, l, c, "a")
+		if got := rt.logged(); !slices.Equal(got, []string{"JOB[a] - " + j.Result()}) {
+			t.Fatalf("dispatched %q", got)
+		}
+		j = fail(t, l, c, "") // the default app's
+		if got := rt.logged(); got[len(got)-1] != "JOB[default] - "+j.Result() {
+			t.Fatalf("dispatched %q", got)
 		}
 	})
-	c.event(chanEvent("CHANNEL_CREATE", "taken", "inbound"))
-	c.event(chanEvent("CHANNEL_PARK", "taken", "inbound"))
-	c.event(chanEvent("CHANNEL_CREATE", "orphan", "inbound", AppHeader, "not-loaded"))
-	c.event(chanEvent("CHANNEL_PARK", "orphan", "inbound"))
-	c.event(chanEvent("CHANNEL_CREATE", "out", "outbound"))
-	c.event(chanEvent("CHANNEL_PARK", "out", "outbound"))
-	cmd := c.waitCommand(t, "api uuid_kill ")
-	if cmd != "api uuid_kill orphan "+CauseParkTimeout {
-		t.Fatalf("park timeout sent %q", cmd)
-	}
-	time.Sleep(150 * time.Millisecond)
-	c.sync(t)
-	kills := 0
-	for _, cmd := range c.commands() {
-		if strings.HasPrefix(cmd, "api uuid_kill") {
-			kills++
+	t.Run("runtime with DispatchJob only", func(t *testing.T) {
+		l, c, rt := newTestListener(t, Config{})
+		if err := l.Load(ctx, bindings.AppSpec{ID: "a"}); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if kills != 1 {
-		t.Fatalf("%d kills: %q", kills, c.commands())
-	}
-	if st := l.Stats(); st.ParkTimeouts != 1 {
-		t.Fatalf("park timeouts %d", st.ParkTimeouts)
-	}
-	onLoop(t, l, func() {
-		if l.parkQ.len() != 0 {
-			t.Fatalf("park queue holds %d", l.parkQ.len())
+		j := fail(t, l, c, "a") // the one app loaded: DispatchJob(nil, j) reaches only it
+		if got := rt.logged(); !slices.Equal(got, []string{"JOB - " + j.Result()}) {
+			t.Fatalf("dispatched %q", got)
+		}
+		if err := l.Load(ctx, bindings.AppSpec{ID: "b"}); err != nil {
+			t.Fatal(err)
+		}
+		fail(t, l, c, "a") // b would see a's failure: not dispatched
+		fail(t, l, c, "c") // not loaded
+		if got := rt.logged(); len(got) != 1 {
+			t.Fatalf("dispatched %q", got)
 		}
 	})
 }

@@ -131,31 +131,40 @@ func BuildOriginate(dest string, o OriginateOptions) string {
 // (+OK: the outbound leg was answered) or fails (-ERR CAUSE; then no channel
 // may exist and the job is the only trace). job.SessUUID is the outbound
 // leg's uuid and the call's tracking key; the legs are tracked as sessions of
-// one call and run app o.App. Safe from any goroutine; never blocks.
+// one call and run app o.App (the default app when empty). When the job
+// completes, on_job(sess, job) of that app runs, and of that app only: with
+// the outbound leg, or with sess == nil when it no longer exists or never
+// did (an originate that failed before any channel existed). Safe from any
+// goroutine; never blocks.
 func (l *Listener) Originate(dest string, o OriginateOptions) (*models.Job, error) {
 	if o.UUID == "" {
 		o.UUID = NewUUID()
 	}
 	cmd := BuildOriginate(dest, o)
-	return l.launch(models.NewJob(NewUUID(), o.UUID, cmd, time.Now()))
+	app := o.App
+	if app == "" {
+		app = l.cfg.DefaultApp
+	}
+	return l.launch(models.NewJob(NewUUID(), o.UUID, cmd, time.Now()), app)
 }
 
 // BgAPI runs cmd with bgapi and returns its job at once; the BACKGROUND_JOB
 // completes it. Safe from any goroutine; never blocks.
 func (l *Listener) BgAPI(cmd string) (*models.Job, error) {
-	return l.launch(models.NewJob(NewUUID(), "", cmd, time.Now()))
+	return l.launch(models.NewJob(NewUUID(), "", cmd, time.Now()), "")
 }
 
 // launch registers j on the Listener goroutine, then sends it with its own
-// Job-UUID, so the BACKGROUND_JOB always finds it.
-func (l *Listener) launch(j *models.Job) (*models.Job, error) {
+// Job-UUID, so the BACKGROUND_JOB always finds it. app is the app the
+// originate's legs run ("" for a plain bgapi).
+func (l *Listener) launch(j *models.Job, app string) (*models.Job, error) {
 	if l.closed.Load() {
 		return nil, ErrClosed
 	}
 	ok := l.in.push(item{kind: kindFunc, fn: func() {
 		l.jobs[j.UUID] = j
 		if j.SessUUID != "" {
-			l.origs[j.SessUUID] = &orig{j: j}
+			l.origs[j.SessUUID] = &orig{j: j, app: intern(app)}
 		}
 		l.count(func(st *Stats) { st.JobsLaunched++; st.Jobs++ })
 		l.send("bgapi "+j.Command+"\nJob-UUID: "+j.UUID, func(_ string, err error) {

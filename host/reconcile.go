@@ -36,6 +36,10 @@ func (l *Listener) onState(sc esl.StateChange) {
 			l.count(func(st *Stats) { st.Reconnects++ })
 			l.log.Info("reconnected to FreeSWITCH; reconciling sessions", "sessions", len(l.sessions))
 			l.reconcile()
+			// esl has re-subscribed what it remembers: the names whose
+			// subscribe succeeded. An update that failed while we were
+			// away is not among them: diff again.
+			l.resubscribe()
 		}
 	case esl.StateClosed:
 		l.setConnected(false)

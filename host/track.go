@@ -62,7 +62,9 @@ func (l *Listener) onEvent(ev models.Event) {
 	switch name {
 	case "CHANNEL_PARK":
 		// Armed after the apps had their on_park: most take it at once.
-		if l.cfg.ParkTimeout > 0 && !e.taken && !e.gone && e.parkAt == 0 && s.IsInbound() {
+		// Only for our sessions (see Config.ParkTimeout): never someone
+		// else's call on a shared FreeSWITCH.
+		if l.cfg.ParkTimeout > 0 && !e.taken && !e.gone && e.parkAt == 0 && s.IsInbound() && l.ours(e) {
 			e.parkAt = time.Now().Add(l.cfg.ParkTimeout).UnixNano()
 			l.parkQ.push(parked{e: e, at: e.parkAt})
 		}
@@ -107,6 +109,7 @@ func (l *Listener) onCreate(ev models.Event) {
 	if o := l.origs[s.UUID]; o != nil {
 		s.Job = o.j
 		o.created = true
+		e.ours = true
 	}
 	key := ""
 	for _, h := range l.cfg.TrackingHeaders {
@@ -127,6 +130,18 @@ func (l *Listener) onCreate(ev models.Event) {
 	if newCall {
 		ce = &callEntry{c: models.NewCall(key)}
 		l.calls[key] = ce
+	}
+	// A leg of a call we originated is ours, whichever leg FreeSWITCH
+	// announces first (the key of our calls is the origination uuid).
+	if !e.ours && !ce.ours && l.origs[key] == nil {
+		// With other tracking headers the key may not be the originating
+		// session: look at our header itself.
+		if v := ev.Get(OriginatingSessionHeader); v != "" && v != key && l.origs[v] != nil {
+			e.ours = true
+		}
+	}
+	if e.ours || ce.ours || l.origs[key] != nil {
+		e.ours, ce.ours = true, true
 	}
 	if s.Job != nil && ce.jobLaunch.IsZero() {
 		ce.jobLaunch = s.Job.Launch
@@ -150,6 +165,12 @@ func (l *Listener) onCreate(ev models.Event) {
 	if l.cfg.OnEvent != nil {
 		l.cfg.OnEvent(ev, s)
 	}
+}
+
+// ours reports whether the park timeout may hang up e's session: it is part
+// of a call we originated, or its app is loaded here (Config.ParkTimeout).
+func (l *Listener) ours(e *entry) bool {
+	return e.ours || (e.call != nil && e.call.ours) || l.rt.HasApp(e.s.AppID)
 }
 
 // destroy forgets a session after its CHANNEL_DESTROY; the call goes when
@@ -239,10 +260,14 @@ func (l *Listener) failJob(j *models.Job, err error) {
 func (l *Listener) finishJob(j *models.Job) {
 	delete(l.jobs, j.UUID)
 	var s *models.Session
+	app := ""
 	channelless := false // a failed originate that never made a channel
 	if j.SessUUID != "" {
 		o := l.origs[j.SessUUID]
 		channelless = o == nil || !o.created
+		if o != nil {
+			app = o.app
+		}
 		if e := l.sessions[j.SessUUID]; e != nil {
 			s = e.s
 		} else {
@@ -268,8 +293,32 @@ func (l *Listener) finishJob(j *models.Job) {
 	if l.cfg.OnJob != nil {
 		l.cfg.OnJob(j, s)
 	}
-	if s != nil {
+	switch {
+	case s != nil:
 		l.rt.DispatchJob(s, j)
+	case app != "":
+		// No session (the originate failed before its channel existed, or
+		// the channel is gone already): the job is the app's only news of
+		// the call.
+		l.dispatchJobTo(app, j)
+	}
+}
+
+// dispatchJobTo runs on_job(nil, j) of app only: never another app's, so
+// with weighted apps each sees the failures of its own calls. It needs a
+// runtime that can address one app (jobDispatcher). Without one, DispatchJob
+// (nil, j), which runs every app's on_job, is used only when app is the one
+// app loaded; otherwise the job reaches no app.
+func (l *Listener) dispatchJobTo(app string, j *models.Job) {
+	if l.jobTo != nil {
+		l.jobTo.DispatchJobTo(app, nil, j)
+		return
+	}
+	if !l.rt.HasApp(app) {
+		return
+	}
+	if apps := l.rt.Apps(); len(apps) == 1 && apps[0] == app {
+		l.rt.DispatchJob(nil, j)
 	}
 }
 
