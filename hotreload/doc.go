@@ -4,10 +4,29 @@
 //
 // # What is watched
 //
-// The Watcher watches the DIRECTORIES it is given (and their subdirectories),
-// never the files: an editor that saves by writing a new file and renaming it
-// over the old one replaces the inode, and a watch on the file would die with
-// it. Only files named `*.lua` count. Dotfiles and dot-directories, backup
+// The Watcher watches DIRECTORIES, never the files: an editor that saves by
+// writing a new file and renaming it over the old one replaces the inode, and
+// a watch on the file would die with it.
+//
+// It watches only what matters, so that `--script ./app.lua` run from a
+// home directory watches that directory, not the whole tree under it, and
+// an unrelated broken script somewhere below is never compiled or reported:
+//
+//   - The directories given to New, themselves: not their subdirectories.
+//     Their own scripts count (or only Options.Files among them).
+//   - The modules those scripts require: `require("lib.util")` (a literal
+//     name, read from the syntax tree when the script compiles) or a first
+//     Watcher.Module("lib.util") (a computed name, asked for by the host's
+//     require) makes lib/util.lua a script in every watched directory, and
+//     watches the subdirectories on the way to it (lib/), now if they exist
+//     or as soon as they are created. A module asked for once stays watched
+//     for the Watcher's life. Other files in those subdirectories do not
+//     count.
+//   - With Options.Recursive, every subdirectory too (except
+//     dot-directories), and every script in them: the behaviour before
+//     this option existed.
+//
+// Only files named `*.lua` count. Dotfiles and dot-directories, backup
 // names ending in `~`, swap files (`.swp`, `.swx`) and vim's `4913` probe file
 // are ignored. CREATE, WRITE, RENAME and REMOVE of a script mark it "changed";
 // CHMOD is ignored. Each changed path is debounced (Options.Debounce, 100 ms
@@ -38,8 +57,9 @@
 //   - The watched directory removed and recreated: the Watcher polls
 //     (Options.Poll) for a vanished watched directory, watches it again when
 //     it reappears and rescans it. Files that did not come back are
-//     published as removed. A subdirectory created later is watched and
-//     scanned as it appears.
+//     published as removed. A subdirectory that holds a required module (any
+//     subdirectory, with Options.Recursive) is watched and scanned as it
+//     appears.
 //   - A burst of saves: the debounce restarts on every event, so only the
 //     last content is compiled and published.
 //   - An event-queue overflow (fsnotify.ErrEventOverflow): every directory is
@@ -53,7 +73,9 @@
 // Every published update carries a Generation: one counter per Watcher,
 // incremented for each new version and each removal, so a larger number is
 // always a later state. The initial scan in New publishes every script found,
-// in path order, as generations 1..n. A consumer applies an update to a path
+// with the modules they require, in path order, as generations 1..n. A
+// module first required later (by a save, or through Module) is published
+// when that happens, before the script that requires it. A consumer applies an update to a path
 // only if its Generation is larger than the one it runs for that path;
 // updates arrive in generation order.
 //

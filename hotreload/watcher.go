@@ -42,6 +42,20 @@ type Options struct {
 	// message` text and the generation kept) and Debug lines per published
 	// update. nil: no logging.
 	Logger *slog.Logger
+
+	// Recursive watches every subdirectory of the directories too (except
+	// dot-directories), and compiles and publishes every script in them.
+	// By default (false) only the directories themselves are watched, and
+	// only their own scripts count, plus the modules those scripts require:
+	// a subdirectory is watched only once a required module lives in it
+	// (see "What is watched" in the package doc).
+	Recursive bool
+	// Files, when not empty, are the only scripts of the directories that
+	// count (paths, absolute or relative to the working directory; each
+	// must be inside one of the directories), plus the modules they
+	// require. Other *.lua files beside them are neither compiled nor
+	// reported. Empty: every script of the directories counts.
+	Files []string
 }
 
 // Update is one published state of one script file. The same type describes
@@ -101,6 +115,8 @@ type Stats struct {
 	Generation uint64
 	// Files is the number of files with a running version.
 	Files int
+	// Dirs is the number of directories watched now.
+	Dirs int
 }
 
 // Watcher watches directories of Lua scripts and publishes compiled
@@ -124,13 +140,38 @@ type Watcher struct {
 
 	reloads, failed, removed, rescans atomic.Uint64
 
+	names map[string]bool // module names asked for (requires, Module); under mu
+	ndirs atomic.Int64    // len(dirs), for Stats
+
+	reqs chan moduleReq // Module asking the loop to track a module
+
 	// Owned by the loop goroutine (and New before it starts).
-	pending map[string]*pending
-	dirs    map[string]bool // watched directories (absolute)
-	missing map[int]bool    // roots that have disappeared
-	outbox  []Update
-	timer   *time.Timer
-	poll    *time.Ticker
+	recursive bool
+	only      map[string]bool // Options.Files (absolute); nil: every script
+	pending   map[string]*pending
+	dirs      map[string]bool      // watched directories (absolute)
+	missing   map[int]bool         // roots that have disappeared
+	wanted    map[string]bool      // module files required: root/a/b.lua of "a.b", in every root
+	needDirs  map[string]bool      // subdirectories on the way to a wanted file
+	pre       map[string]*compiled // New's scan, compiled ahead of publishing
+	outbox    []Update
+	timer     *time.Timer
+	poll      *time.Ticker
+}
+
+// moduleReq is a module name Module wants tracked; done is closed once the
+// loop has done it.
+type moduleReq struct {
+	name string
+	done chan struct{}
+}
+
+// compiled is one compile of a file's content.
+type compiled struct {
+	sum   [32]byte
+	proto *lua.FunctionProto
+	reqs  []string
+	err   error
 }
 
 // entry is what the Watcher knows of one file.
@@ -152,11 +193,13 @@ type pending struct {
 	cutShort error
 }
 
-// New watches dirs (and their subdirectories, except dot-directories), scans
-// and compiles every script in them and publishes the results as generations
-// 1..n, in path order, as the first values of Updates. When New returns,
-// Script, Module and Files already answer from the scan. Every dir must exist
-// and be a directory. Close the Watcher when done.
+// New watches dirs, scans and compiles every script in them (only
+// opts.Files if given) and the modules they require, and publishes the
+// results as generations 1..n, in path order, as the first values of
+// Updates. Subdirectories are watched only where required modules live,
+// or all of them (except dot-directories) with opts.Recursive. When New
+// returns, Script, Module and Files already answer from the scan. Every dir
+// must exist and be a directory. Close the Watcher when done.
 func New(dirs []string, opts Options) (*Watcher, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("hotreload: no directory to watch")
@@ -171,15 +214,20 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 		opts.Poll = DefaultPoll
 	}
 	w := &Watcher{
-		opts:    opts,
-		log:     opts.Logger,
-		updates: make(chan Update),
-		done:    make(chan struct{}),
-		exited:  make(chan struct{}),
-		files:   map[string]*entry{},
-		pending: map[string]*pending{},
-		dirs:    map[string]bool{},
-		missing: map[int]bool{},
+		opts:      opts,
+		log:       opts.Logger,
+		updates:   make(chan Update),
+		done:      make(chan struct{}),
+		exited:    make(chan struct{}),
+		files:     map[string]*entry{},
+		pending:   map[string]*pending{},
+		dirs:      map[string]bool{},
+		missing:   map[int]bool{},
+		names:     map[string]bool{},
+		wanted:    map[string]bool{},
+		needDirs:  map[string]bool{},
+		reqs:      make(chan moduleReq),
+		recursive: opts.Recursive,
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -204,6 +252,19 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 		w.roots = append(w.roots, abs)
 		w.shown = append(w.shown, filepath.Clean(d))
 	}
+	if len(opts.Files) > 0 {
+		w.only = map[string]bool{}
+		for _, f := range opts.Files {
+			abs, err := filepath.Abs(f)
+			if err != nil {
+				return nil, fmt.Errorf("hotreload: %w", err)
+			}
+			if _, _, ok := w.locate(abs); !ok {
+				return nil, fmt.Errorf("hotreload: %s is not inside a watched directory", f)
+			}
+			w.only[abs] = true
+		}
+	}
 	fsw, err := fsnotify.NewWatcher()
 	if err != nil {
 		return nil, fmt.Errorf("hotreload: %w", err)
@@ -215,24 +276,61 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 	// Watch first, then list: a file written during the scan is either
 	// listed or seen as an event (then re-read, and skipped if unchanged).
 	now := time.Now()
-	var found []string
+	var work []string
 	for _, r := range w.roots {
 		files, err := w.addTree(r)
 		if err != nil {
 			fsw.Close()
 			return nil, fmt.Errorf("hotreload: %w", err)
 		}
-		found = append(found, files...)
+		work = append(work, files...)
 	}
-	sort.Strings(found)
-	for i, p := range found {
-		if i > 0 && found[i-1] == p { // nested roots list a file twice
+	// Compile the scripts and, transitively, the modules they require (a
+	// required module's directory is watched as it is found), then publish
+	// them all in path order.
+	w.pre = map[string]*compiled{}
+	for len(work) > 0 {
+		p := work[len(work)-1]
+		work = work[:len(work)-1]
+		if w.pre[p] != nil {
 			continue
 		}
+		c := w.compileFile(p)
+		if c == nil {
+			continue
+		}
+		w.pre[p] = c
+		for _, name := range c.reqs {
+			work = append(work, w.want(name)...)
+		}
+	}
+	found := make([]string, 0, len(w.pre))
+	for p := range w.pre {
+		found = append(found, p)
+	}
+	sort.Strings(found)
+	for _, p := range found {
 		w.apply(p, &pending{event: now}, true)
 	}
+	w.pre = nil
 	go w.loop()
 	return w, nil
+}
+
+// compileFile reads and compiles a script for New's scan; nil if it cannot
+// be read (it vanished: its events will tell).
+func (w *Watcher) compileFile(path string) *compiled {
+	root, rel, ok := w.locate(path)
+	if !ok {
+		return nil
+	}
+	src, err := readScript(path)
+	if err != nil {
+		return nil
+	}
+	c := &compiled{sum: sha256.Sum256(src)}
+	c.proto, c.reqs, c.err = compile(filepath.Join(w.shown[root], rel), src)
+	return c
 }
 
 // Updates returns the channel of published updates, in generation order. It
@@ -267,11 +365,29 @@ func (w *Watcher) Script(path string) (u Update, ok bool) {
 // is lib/util.lua in the first directory that has it. It returns the running
 // version of that file, or an error naming the files tried, or the compile
 // error of a file that never compiled. This is what the host's `require`
-// serves.
+// serves. The first call for a name that no script requires literally makes
+// the Watcher track that module from then on (see "What is watched"): it
+// waits for the Watcher's goroutine to watch its directory and compile it.
 func (w *Watcher) Module(name string) (Update, error) {
 	rel, ok := moduleFile(name)
 	if !ok {
 		return Update{}, fmt.Errorf("module '%s' not found: invalid module name", name)
+	}
+	w.mu.RLock()
+	known := w.names[name]
+	w.mu.RUnlock()
+	if !known {
+		// First asked for (e.g. a computed require): have the loop watch
+		// its directories and compile it, then answer.
+		r := moduleReq{name: name, done: make(chan struct{})}
+		select {
+		case w.reqs <- r:
+			select {
+			case <-r.done:
+			case <-w.exited:
+			}
+		case <-w.exited:
+		}
 	}
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -323,6 +439,7 @@ func (w *Watcher) Stats() Stats {
 		Rescans:    w.rescans.Load(),
 		Generation: gen,
 		Files:      n,
+		Dirs:       int(w.ndirs.Load()),
 	}
 }
 
@@ -387,6 +504,9 @@ func (w *Watcher) loop() {
 			w.fire(time.Now())
 		case <-pollC:
 			w.pollRoots(time.Now())
+		case r := <-w.reqs:
+			w.wantNow(r.name, time.Now())
+			close(r.done)
 		}
 		w.rearm()
 	}
@@ -404,7 +524,7 @@ func (w *Watcher) event(ev fsnotify.Event, now time.Time) {
 	}
 	if ev.Op&fsnotify.Create != 0 {
 		if fi, err := os.Lstat(name); err == nil && fi.IsDir() {
-			if _, _, ok := w.locate(name); ok && !ignoredDir(filepath.Base(name)) {
+			if _, _, ok := w.locate(name); ok && w.wantDir(name) {
 				files, _ := w.addTree(name)
 				for _, f := range files {
 					w.touch(f, now)
@@ -413,13 +533,97 @@ func (w *Watcher) event(ev fsnotify.Event, now time.Time) {
 			return
 		}
 	}
-	if !isScript(filepath.Base(name)) {
-		return
-	}
-	if _, _, ok := w.locate(name); !ok {
+	if !w.tracked(name) {
 		return
 	}
 	w.touch(name, now)
+}
+
+// tracked reports whether path is a script the Watcher compiles and
+// publishes: a required module, else (with Options.Files) one of the files,
+// else a script directly in a watched directory (or anywhere under one,
+// with Options.Recursive).
+func (w *Watcher) tracked(path string) bool {
+	if !isScript(filepath.Base(path)) {
+		return false
+	}
+	root, _, ok := w.locate(path)
+	if !ok {
+		return false
+	}
+	switch {
+	case w.wanted[path]:
+		return true
+	case w.only != nil:
+		return w.only[path]
+	case w.recursive:
+		return true
+	}
+	return filepath.Dir(path) == w.roots[root]
+}
+
+// wantDir reports whether a subdirectory of a watched directory is watched:
+// every one but dot-directories with Options.Recursive, else those on the
+// way to a required module.
+func (w *Watcher) wantDir(dir string) bool {
+	if ignoredDir(filepath.Base(dir)) {
+		return false
+	}
+	return w.recursive || w.needDirs[dir]
+}
+
+// want tracks module name from now on: its file in every watched directory
+// (`?.lua` with the dots as separators) is a script, and the directories
+// on the way to it are watched (those that exist now; the others as they
+// appear). It returns the module's files that exist and are not known yet.
+// A name already wanted returns nothing.
+func (w *Watcher) want(name string) []string {
+	rel, ok := moduleFile(name)
+	if !ok {
+		return nil
+	}
+	w.mu.Lock()
+	known := w.names[name]
+	w.names[name] = true
+	w.mu.Unlock()
+	if known {
+		return nil
+	}
+	var found []string
+	for i, r := range w.roots {
+		p := filepath.Join(r, rel)
+		w.wanted[p] = true
+		var chain []string // from p's directory up to r's child
+		for d := filepath.Dir(p); d != r && under(d, r); d = filepath.Dir(d) {
+			chain = append(chain, d)
+			w.needDirs[d] = true
+		}
+		if w.missing[i] {
+			continue // watched again, with what it needs, when it is back
+		}
+		reached := true
+		for j := len(chain) - 1; j >= 0 && reached; j-- {
+			if d := chain[j]; !w.dirs[d] {
+				if _, err := w.addTree(d); err != nil {
+					reached = false // not there (yet): its parent's CREATE will tell
+				}
+			}
+		}
+		if !reached || w.files[p] != nil {
+			continue
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+			found = append(found, p)
+		}
+	}
+	return found
+}
+
+// wantNow tracks module name for Module, publishing its files at once.
+func (w *Watcher) wantNow(name string, now time.Time) {
+	for _, f := range w.want(name) {
+		w.apply(f, &pending{event: now}, true)
+	}
 }
 
 // touch (re)starts the debounce of path.
@@ -495,7 +699,9 @@ func (w *Watcher) apply(path string, p *pending, initial bool) {
 	var proto *lua.FunctionProto
 	var reqs []string
 	var cerr error
-	if p.settling && p.cutShort != nil && p.sum == sum {
+	if c := w.pre[path]; c != nil && c.sum == sum {
+		proto, reqs, cerr = c.proto, c.reqs, c.err // New's scan compiled it
+	} else if p.settling && p.cutShort != nil && p.sum == sum {
 		cerr = p.cutShort // unchanged since: compiled already
 	} else {
 		proto, reqs, cerr = compile(display, src)
@@ -524,6 +730,15 @@ func (w *Watcher) apply(path string, p *pending, initial bool) {
 		w.emit(u)
 		return
 	}
+	w.mu.Unlock()
+	// Modules it requires for the first time are tracked from now on, and
+	// published before it (so they have the smaller generations).
+	for _, name := range reqs {
+		for _, f := range w.want(name) {
+			w.apply(f, &pending{event: p.event}, true)
+		}
+	}
+	w.mu.Lock()
 	w.gen++
 	e.err = nil
 	e.cur = Update{Path: display, Name: moduleName(rel), Proto: proto, Generation: w.gen, Requires: reqs, Event: p.event}
@@ -653,9 +868,9 @@ func (w *Watcher) emit(u Update) {
 	w.outbox = append(w.outbox, u)
 }
 
-// addTree watches dir and its subdirectories (not dot-directories) and
-// returns the scripts in them. An error is returned only if dir itself
-// cannot be watched or listed.
+// addTree watches dir and the subdirectories under it that are watched
+// (wantDir) and returns the scripts in them (tracked). An error is returned
+// only if dir itself cannot be watched or listed.
 func (w *Watcher) addTree(dir string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -666,7 +881,7 @@ func (w *Watcher) addTree(dir string) ([]string, error) {
 			return nil // vanished while walking: its own events will tell
 		}
 		if d.IsDir() {
-			if p != dir && ignoredDir(d.Name()) {
+			if p != dir && !w.wantDir(p) {
 				return filepath.SkipDir
 			}
 			// Watch before WalkDir lists it: nothing falls in between.
@@ -677,10 +892,13 @@ func (w *Watcher) addTree(dir string) ([]string, error) {
 				w.log.Warn("hotreload: cannot watch directory", "dir", p, "error", err)
 				return filepath.SkipDir
 			}
-			w.dirs[p] = true
+			if !w.dirs[p] {
+				w.dirs[p] = true
+				w.ndirs.Add(1)
+			}
 			return nil
 		}
-		if isScript(d.Name()) {
+		if w.tracked(p) {
 			files = append(files, p)
 		}
 		return nil
@@ -696,6 +914,7 @@ func (w *Watcher) dirGone(dir string, now time.Time) {
 		if d == dir || under(d, dir) {
 			_ = w.fsw.Remove(d) // often already gone with the inode
 			delete(w.dirs, d)
+			w.ndirs.Add(-1)
 		}
 	}
 	w.mu.RLock()

@@ -363,6 +363,7 @@ func TestDeleteThenRecreateLater(t *testing.T) {
 	}
 }
 
+// Recursive: lib/util.lua is watched although no script requires it.
 func TestDirectoryRemovedAndRecreated(t *testing.T) {
 	t.Parallel()
 	parent := t.TempDir()
@@ -371,7 +372,7 @@ func TestDirectoryRemovedAndRecreated(t *testing.T) {
 	util := filepath.Join(dir, "lib", "util.lua")
 	write(t, app, script("v1"))
 	write(t, util, script("u1"))
-	w := start(t, []string{dir}, hotreload.Options{Poll: 50 * time.Millisecond}, 2)
+	w := start(t, []string{dir}, hotreload.Options{Poll: 50 * time.Millisecond, Recursive: true}, 2)
 
 	// Removed: both files are published as removed.
 	if err := os.RemoveAll(dir); err != nil {
@@ -444,12 +445,13 @@ func TestDirectoryReplacedWithinDebounce(t *testing.T) {
 	}
 }
 
+// Recursive: lib/util.lua is watched although no script requires it.
 func TestSubdirectoryRemovedAndRecreated(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	util := filepath.Join(dir, "lib", "util.lua")
 	write(t, util, script("u1"))
-	w := start(t, []string{dir}, hotreload.Options{}, 1)
+	w := start(t, []string{dir}, hotreload.Options{Recursive: true}, 1)
 	if err := os.RemoveAll(filepath.Join(dir, "lib")); err != nil {
 		t.Fatal(err)
 	}
