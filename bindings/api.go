@@ -19,7 +19,10 @@
 //	on_bridge            CHANNEL_BRIDGE          on_record_stop            RECORD_STOP
 //	on_unbridge          CHANNEL_UNBRIDGE        on_callstate              CHANNEL_CALLSTATE
 //	on_hangup            CHANNEL_HANGUP          on_execute_complete       CHANNEL_EXECUTE_COMPLETE
-//	on_destroy           CHANNEL_DESTROY         on_job(sess, job)         BACKGROUND_JOB (DispatchJob)
+//	on_destroy           CHANNEL_DESTROY         on_job(sess, job) *       BACKGROUND_JOB (DispatchJob, DispatchJobTo)
+//
+//	* sess is nil for an originate that failed before its channel existed
+//	  (e.g. USER_BUSY): the job is the app's only news of the call.
 //
 // and get (sess, ev). on("EVENT_NAME", fn) and on("module::subclass", fn)
 // (CUSTOM events; on("CUSTOM", fn) gets them all) register handlers for any
@@ -250,7 +253,17 @@ func (r *Runtime) Events() []string { return r.events() }
 func (r *Runtime) Dispatch(s *models.Session, ev models.Event) { r.dispatch(s, ev) }
 
 // DispatchJob runs on_job(sess, job) of s's app when a bgapi job completes.
+// With a nil s it runs on_job(nil, job) of every loaded app; use
+// DispatchJobTo to reach one app only.
 func (r *Runtime) DispatchJob(s *models.Session, j *models.Job) { r.dispatchJob(s, j) }
+
+// DispatchJobTo runs on_job(sess, job) of app only, in its scripts' load
+// order, whatever app s belongs to. s may be nil (an originate that failed
+// before its channel existed: the job is the app's only news of the call).
+// An app that is not loaded gets nothing.
+func (r *Runtime) DispatchJobTo(app string, s *models.Session, j *models.Job) {
+	r.dispatchJobTo(app, s, j)
+}
 
 // SessionGone releases the Lua side of s after CHANNEL_DESTROY: waiters get
 // nil, "hangup"; nothing of s stays referenced.

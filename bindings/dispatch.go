@@ -140,28 +140,48 @@ func (r *Runtime) dispatchJob(s *models.Session, j *models.Job) {
 	if r.closed || j == nil {
 		return
 	}
-	jv := r.jobValue(j)
-	run := func(a *app) {
-		for _, sc := range a.scripts {
-			if fn, ok := sc.env.RawGetString("on_job").(*lua.LFunction); ok {
-				var so *sessObj
-				var sv lua.LValue = lua.LNil
-				if s != nil {
-					so = r.sessObj(s)
-					sv = so.ud
-				}
-				r.start(a, so, "on_job", fn, sv, jv, lua.LNil)
-			}
-		}
-	}
 	if s != nil {
 		if a := r.apps[s.AppID]; a != nil {
-			run(a)
+			r.runJob(a, s, j)
 		}
 		return
 	}
 	for _, id := range r.order {
-		run(r.apps[id])
+		if a := r.apps[id]; a != nil {
+			r.runJob(a, nil, j)
+		}
+	}
+}
+
+// dispatchJobTo implements Runtime.DispatchJobTo.
+func (r *Runtime) dispatchJobTo(id string, s *models.Session, j *models.Job) {
+	if r.closed || j == nil {
+		return
+	}
+	if a := r.apps[id]; a != nil {
+		r.runJob(a, s, j)
+	}
+}
+
+// runJob starts on_job(sess, job) of each script of a that defines it, in
+// load order; sess is nil when s is.
+func (r *Runtime) runJob(a *app, s *models.Session, j *models.Job) {
+	var jv lua.LValue
+	for _, sc := range a.scripts {
+		fn, ok := sc.env.RawGetString("on_job").(*lua.LFunction)
+		if !ok {
+			continue
+		}
+		if jv == nil {
+			jv = r.jobValue(j)
+		}
+		var so *sessObj
+		var sv lua.LValue = lua.LNil
+		if s != nil {
+			so = r.sessObj(s)
+			sv = so.ud
+		}
+		r.start(a, so, "on_job", fn, sv, jv, lua.LNil)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchlua/switchlua/models"
 )
 
 func TestCallbacksRunInLoadOrder(t *testing.T) {
@@ -591,4 +593,43 @@ func TestDeepStackInCoroutine(t *testing.T) {
 	}
 	e.send(s, "CHANNEL_PARK")
 	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 2 })
+}
+
+func TestDispatchJobTo(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.mustLoad("a", "a1.lua", `function on_job(sess, job) rec("a1", sess and sess.uuid, job.uuid, job:cause()) end`,
+		"a2.lua", `x = 1`,
+		"a3.lua", `function on_job(sess, job) rec("a3", sess and sess.uuid, job.uuid) end`)
+	e.mustLoad("b", "b.lua", `function on_job(sess, job) rec("b", sess and sess.uuid, job.uuid) end`)
+	tests := []struct {
+		name string
+		app  string
+		sess string // "" for nil
+		want []string
+	}{
+		{"failed originate, no channel", "a", "", []string{"a1 nil j USER_BUSY", "a3 nil j"}},
+		{"other app", "b", "", []string{"b nil j"}},
+		{"with a session of another app", "b", "s", []string{"b s j"}},
+		{"not loaded", "c", "", nil},
+		{"empty id", "", "", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e.resetRecords()
+			var s *models.Session
+			if tc.sess != "" {
+				s = e.session(tc.sess, "a", "outbound")
+			}
+			e.rt.DispatchJobTo(tc.app, s, newJob(t, "j", "s", "-ERR USER_BUSY"))
+			if got := e.records(); !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q want %q", got, tc.want)
+			}
+		})
+	}
+	e.rt.Unload("a")
+	e.resetRecords()
+	e.rt.DispatchJobTo("a", nil, newJob(t, "j", "", "-ERR USER_BUSY"))
+	if got := e.records(); len(got) != 0 {
+		t.Fatalf("unloaded app ran: %q", got)
+	}
 }
