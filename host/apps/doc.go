@@ -11,6 +11,9 @@
 // originated calls, `app=ID` names the app (scripts with the same ID compose
 // in the order given), any other pair reaches setup(ctx) as ctx.args. The app
 // id defaults to the file's base name without .lua, or the built-in's name.
+// A path whose folders hold `=` or `:key=` (/tmp/x=1/a.lua) works: the whole
+// argument, then the longest part before an option, is tried as an existing
+// file first.
 //
 // # The Manager
 //
@@ -18,7 +21,9 @@
 // error) and, unless Options.NoReload, watches the scripts' folders with a
 // hotreload.Watcher. Configure puts Manager.Module into a host.Config, so
 // `require("lib.util")` in a script loads lib/util.lua from the scripts' own
-// folders, through the watcher. Load puts every app on every Listener of a
+// folders, through the watcher. Only the scripts given and the modules they
+// require count in those folders: other *.lua files beside them (in a home
+// directory, say) are neither compiled nor reported. Load puts every app on every Listener of a
 // host.Pool, Attach on a Listener dialled later; Apps lists the app ids with
 // their weights for the Originator, DefaultApp names the app of inbound calls
 // without an app header (serve mode: the first script's app).
@@ -42,6 +47,12 @@
 //     Error line with `script:line: message`; counted as a failed reload.
 //   - A deleted script: its app keeps running the last version (one Warn
 //     line); a file saved again under that name is applied.
+//   - A node that runs the new generation but could not update its event
+//     subscription (host.ErrSubscribe, e.g. its connection is down): that is
+//     a reload like any other (counted, OnReload with OK), plus one Warn
+//     line; the host retries the subscription by itself, so the events only
+//     the new generation uses arrive once it succeeds. The same holds for
+//     Load and Attach: the app is loaded, with a warning.
 //
 // Built-in apps are compiled into the binary and never watched.
 //

@@ -477,3 +477,76 @@ end
 		t.Fatalf("after the reload callbacks ran as %q, want first2,second", got)
 	}
 }
+
+// Only the scripts given count in their folder (hotreload's Files): an
+// unrelated broken .lua beside them is neither compiled nor reported, even
+// when saved again, while a module beside them that a script requires
+// (literally or computed) is served, and saving it reloads its user.
+func TestE2EUnrelatedScriptsBesideIgnored(t *testing.T) {
+	app := `-- uses helper and (computed) helper2 beside it
+local h = require("helper")
+local h2 = require("help" .. "er2")
+function on_park(sess)
+  if sess:is_inbound() then sess:answer() end
+end
+function on_answer(sess)
+  if sess:is_outbound() then
+    switchlua.shared.set("v:" .. sess.uuid, h.v .. "/" .. h2.v)
+    sess:hangup()
+  end
+end
+`
+	broken := "-- not ours\nfunction on_park(sess) if then end end\n"
+	r := newRig(t, rigConfig{
+		files: map[string]string{
+			"app.lua": app, "helper.lua": `return { v = "h1" }`, "helper2.lua": `return { v = "c1" }`,
+			"junk.lua": broken, "other.lua": simpleApp(1),
+		},
+		scripts: []string{"app.lua"},
+	})
+	call := func() string {
+		j := r.originate("app")
+		r.waitJobs([]*models.Job{j}, 10*time.Second)
+		r.idle(r.pool, 10*time.Second)
+		return r.str("v:" + j.SessUUID)
+	}
+	if v := call(); v != "h1/c1" {
+		t.Fatalf("app runs %q, want h1/c1", v)
+	}
+	// Saving the unrelated files: no reload, nothing counted or logged.
+	if err := hrtest.WriteAtomic(r.path("junk.lua"), []byte(broken+"-- again\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := hrtest.WriteAtomic(r.path("other.lua"), []byte(simpleApp(2))); err != nil {
+		t.Fatal(err)
+	}
+	// The module save that follows is applied after them (one watcher
+	// loop, path order by debounce): its reload is the next outcome.
+	if err := hrtest.WriteAtomic(r.path("helper.lua"), []byte(`return { v = "h2" }`)); err != nil {
+		t.Fatal(err)
+	}
+	rl := r.reload(5 * time.Second)
+	if !rl.OK || rl.App != "app" || rl.Cause != r.path("helper.lua") {
+		t.Fatalf("reload %+v: want app reloaded by helper.lua", rl)
+	}
+	if v := call(); v != "h2/c1" {
+		t.Fatalf("app runs %q after the module save, want h2/c1", v)
+	}
+	if rl, ok := r.nextReload(300 * time.Millisecond); ok {
+		t.Fatalf("unexpected reload %+v", rl)
+	}
+	if st := r.m.Stats(); st.Reloads != 1 || st.Failed != 0 {
+		t.Fatalf("stats %+v: want 1 reload, 0 failed", st)
+	}
+	if st := r.m.w.Stats(); st.Failed != 0 {
+		t.Fatalf("watcher stats %+v: junk.lua was compiled", st)
+	}
+	for _, name := range []string{"junk.lua", "other.lua"} {
+		if _, ok := r.m.w.Script(r.path(name)); ok {
+			t.Errorf("the watcher tracks %s", name)
+		}
+		if lines := r.logs.matching(slog.LevelDebug, name); len(lines) != 0 {
+			t.Errorf("%s reported: %v", name, lines)
+		}
+	}
+}

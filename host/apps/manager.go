@@ -248,7 +248,15 @@ func New(specs []Spec, o Options) (*Manager, error) {
 	}
 
 	if !o.NoReload && len(m.dirs) > 0 {
-		w, err := hotreload.New(m.dirs, hotreload.Options{Debounce: o.Debounce, Settle: o.Settle, Logger: m.log})
+		// Only the scripts given count (plus the modules they require):
+		// other *.lua files beside them, e.g. in a home directory, are
+		// neither compiled nor reported.
+		files := make([]string, 0, len(m.byAbs))
+		for abs := range m.byAbs {
+			files = append(files, abs)
+		}
+		slices.Sort(files)
+		w, err := hotreload.New(m.dirs, hotreload.Options{Debounce: o.Debounce, Settle: o.Settle, Logger: m.log, Files: files})
 		if err != nil {
 			return nil, fmt.Errorf("apps: watch %s: %w", strings.Join(m.dirs, ", "), err)
 		}
@@ -451,13 +459,18 @@ func (m *Manager) Detach(l *host.Listener) {
 }
 
 // loadAllApps loads the live generation of every app on ls. Called with
-// loadMu held.
+// loadMu held. A node whose event subscription lags (host.ErrSubscribe) runs
+// the app: that is a warning, not an error.
 func (m *Manager) loadAllApps(ctx context.Context, ls []*host.Listener) error {
 	var errs []error
 	for _, spec := range m.Specs() {
-		_, err := m.loadOn(ctx, ls, spec)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("load app %s: %w", spec.ID, err))
+		res := m.loadOn(ctx, ls, spec)
+		if res.err != nil {
+			errs = append(errs, fmt.Errorf("load app %s: %w", spec.ID, res.err))
+		}
+		if res.lag != nil {
+			m.log.Warn("apps: app loaded; the event subscription lags (the host retries it)",
+				"app", spec.ID, "generation", spec.Generation, "error", res.lag.Error())
 		}
 	}
 	return errors.Join(errs...)
@@ -482,11 +495,24 @@ func (m *Manager) targets() []*host.Listener {
 	return out
 }
 
-// loadOn loads spec on every Listener of ls at once and returns how many
-// run it now. Closed Listeners are skipped (and forgotten). The error, if
-// any, is one line per distinct failure; nodes that failed keep their
-// previous generation.
-func (m *Manager) loadOn(ctx context.Context, ls []*host.Listener, spec bindings.AppSpec) (int, error) {
+// loaded is the outcome of loadOn.
+type loaded struct {
+	// n is the number of nodes that run the spec now, those whose event
+	// subscription lags included.
+	n int
+	// lag, if set, names the nodes that run the spec but whose event
+	// subscription could not follow (host.ErrSubscribe): the host retries
+	// it, so the events only the new generation uses arrive later.
+	lag error
+	// err, if set, is one line per distinct failure; those nodes keep
+	// their previous generation.
+	err error
+}
+
+// loadOn loads spec on every Listener of ls at once. Closed Listeners are
+// skipped (and forgotten). An error matching host.ErrSubscribe counts as
+// loaded: the node runs the new generation, its subscription lags.
+func (m *Manager) loadOn(ctx context.Context, ls []*host.Listener, spec bindings.AppSpec) loaded {
 	ctx, cancel := context.WithTimeout(ctx, m.o.LoadTimeout)
 	defer cancel()
 	errs := make([]error, len(ls))
@@ -501,13 +527,17 @@ func (m *Manager) loadOn(ctx context.Context, ls []*host.Listener, spec bindings
 		wg.Go(func() { errs[i] = l.Load(ctx, spec) })
 	}
 	wg.Wait()
-	ok := 0
+	var res loaded
+	var lags []error
 	var distinct []string
 	var nodes [][]string
 	for i, err := range errs {
 		switch {
 		case err == nil:
-			ok++
+			res.n++
+		case errors.Is(err, host.ErrSubscribe):
+			res.n++
+			lags = append(lags, err) // names its node
 		case errors.Is(err, host.ErrClosed):
 			m.listeners = slices.DeleteFunc(m.listeners, func(x *host.Listener) bool { return x == ls[i] })
 		default:
@@ -521,17 +551,19 @@ func (m *Manager) loadOn(ctx context.Context, ls []*host.Listener, spec bindings
 			nodes[j] = append(nodes[j], ls[i].Node())
 		}
 	}
-	if len(distinct) == 0 {
-		return ok, nil
+	res.lag = errors.Join(lags...)
+	switch {
+	case len(distinct) == 0:
+	case len(distinct) == 1 && res.n == 0:
+		res.err = errors.New(distinct[0]) // the same on every node: say it once
+	default:
+		lines := make([]string, len(distinct))
+		for j, msg := range distinct {
+			lines[j] = fmt.Sprintf("%s (on %s)", msg, strings.Join(nodes[j], ", "))
+		}
+		res.err = errors.New(strings.Join(lines, "; "))
 	}
-	if len(distinct) == 1 && ok == 0 {
-		return ok, errors.New(distinct[0]) // the same on every node: say it once
-	}
-	lines := make([]string, len(distinct))
-	for j, msg := range distinct {
-		lines[j] = fmt.Sprintf("%s (on %s)", msg, strings.Join(nodes[j], ", "))
-	}
-	return ok, errors.New(strings.Join(lines, "; "))
+	return res
 }
 
 // Close stops watching. The apps stay loaded on the nodes; closing the

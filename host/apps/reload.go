@@ -129,7 +129,8 @@ func (m *Manager) reload(p *pendingReload) {
 	// node attached meanwhile gets either this generation from Attach or
 	// the previous one and then this one from here.
 	m.loadMu.Lock()
-	n, err := m.loadOn(m.ctx, m.targets(), p.spec)
+	res := m.loadOn(m.ctx, m.targets(), p.spec)
+	n, err := res.n, res.err
 	latency := time.Since(p.event)
 	if err != nil && m.ctx.Err() != nil {
 		m.loadMu.Unlock()
@@ -162,6 +163,12 @@ func (m *Manager) reload(p *pendingReload) {
 		attrs = append(attrs, "module", r.Cause)
 	}
 	m.log.Info("apps: reloaded", attrs...)
+	if res.lag != nil {
+		// The new generation is live there; the events only it uses
+		// arrive once the host's retry of the subscription succeeds.
+		m.log.Warn("apps: reloaded, but the event subscription lags (the host retries it)", "app", r.App,
+			"generation", r.Generation, "error", res.lag.Error())
+	}
 	if err != nil {
 		m.log.Error("apps: reload failed on some nodes; they keep the previous version", "app", r.App,
 			"generation", r.Generation, "error", err.Error())

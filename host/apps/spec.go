@@ -44,9 +44,12 @@ type Spec struct {
 }
 
 // ParseSpec parses and resolves one `--script` argument. The file must exist
-// (it is compiled later, by New). A name that is not an existing file, has no
-// path separator and names a built-in app (case-insensitive, ".lua" optional)
-// is that built-in.
+// (it is compiled later, by New). The whole argument, then the longest part
+// of it that ends before a `:key=` option, is tried as an existing file
+// first, so paths with `=` or `:key=` in a folder name work
+// (/tmp/x=1/a.lua:weight=2). A name that is not an existing file, has no
+// path separator and names a built-in app (case-insensitive, ".lua"
+// optional) is that built-in.
 func ParseSpec(arg string) (Spec, error) {
 	sp, err := parseSpec(arg)
 	if err != nil {
@@ -80,8 +83,11 @@ func ParseSpecs(args []string) ([]Spec, error) {
 	return out, nil
 }
 
-// parseSpec splits arg into its source and options, without touching the
-// file system.
+// parseSpec splits arg into its source and options. A file path may itself
+// hold `=` or `:key=` (/tmp/x=1/a.lua), so the whole argument, then each
+// shorter prefix that ends before an option, is tried as an existing file
+// first (the longest wins); failing that, the source ends at the first
+// option.
 func parseSpec(arg string) (Spec, error) {
 	sp := Spec{Arg: arg, Weight: 1}
 	if strings.TrimSpace(arg) == "" {
@@ -96,11 +102,18 @@ func parseSpec(arg string) (Spec, error) {
 		}
 	}
 	cuts = append(cuts, len(arg))
+	for i := len(cuts) - 1; i > 0; i-- {
+		if isFile(arg[:cuts[i]]) {
+			cuts = cuts[i:]
+			break
+		}
+	}
 	src := arg[:cuts[0]]
 	if src == "" {
 		return sp, fmt.Errorf("script spec %q: no file or app name before the options", arg)
 	}
-	if strings.Contains(src, "=") {
+	if strings.Contains(src, "=") && !pathLike(src) {
+		// Paths are reported by resolveSpec (no such file, a directory).
 		return sp, fmt.Errorf("script spec %q: %q is not a file or app name (options follow it as :key=value)", arg, src)
 	}
 	sp.Path = src
@@ -143,6 +156,23 @@ func parseSpec(arg string) (Spec, error) {
 		}
 	}
 	return sp, nil
+}
+
+// isFile reports whether path names an existing file that is not a
+// directory.
+func isFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
+}
+
+// pathLike reports whether src is meant as a path: it has a separator, ends
+// in .lua, or exists.
+func pathLike(src string) bool {
+	if strings.ContainsAny(src, `/\`) || strings.HasSuffix(src, ".lua") {
+		return true
+	}
+	_, err := os.Stat(src)
+	return err == nil
 }
 
 // optionAt reports whether s starts with `key=` (key: letters, digits, '_',

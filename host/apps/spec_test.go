@@ -27,6 +27,10 @@ func TestParseSpec(t *testing.T) {
 	writeFile(t, "odd:name.lua", "")
 	writeFile(t, "my app.lua", "")
 	os.Mkdir("adir", 0o755)
+	writeFile(t, "x=1/a.lua", "")
+	writeFile(t, "k:x=1/b.lua", "")
+	writeFile(t, "k:x=1/b.lua:weight=2/c.lua", "")
+	abs := filepath.Join(dir, "x=1", "a.lua")
 
 	tests := []struct {
 		arg     string
@@ -49,6 +53,17 @@ func TestParseSpec(t *testing.T) {
 		{arg: "odd:name.lua:weight=2", err: "only letters"},
 		{arg: "odd:name.lua:app=odd", path: "odd:name.lua", app: "odd", weight: 1},
 		{arg: "my app.lua", err: `name the app with my app.lua:app=ID`},
+		{arg: "x=1/a.lua", path: "x=1/a.lua", app: "a", weight: 1},
+		{arg: abs, path: abs, app: "a", weight: 1},
+		{arg: abs + ":weight=2:n=1", path: abs, app: "a", weight: 2, wset: true, args: map[string]string{"n": "1"}},
+		{arg: "./x=1/a.lua:app=m", path: "x=1/a.lua", app: "m", weight: 1},
+		{arg: "k:x=1/b.lua", path: "k:x=1/b.lua", app: "b", weight: 1},
+		{arg: "k:x=1/b.lua:weight=2", path: "k:x=1/b.lua", app: "b", weight: 2, wset: true},
+		{arg: "k:x=1/b.lua:weight=2/c.lua", path: "k:x=1/b.lua:weight=2/c.lua", app: "c", weight: 1},
+		{arg: "k:x=1/b.lua:weight=2/c.lua:weight=3", path: "k:x=1/b.lua:weight=2/c.lua", app: "c", weight: 3, wset: true},
+		{arg: "x=1/missing.lua", err: "script x=1/missing.lua: no such file"},
+		{arg: "x=1/missing.lua:weight=2", err: "script x=1/missing.lua: no such file"},
+		{arg: "x=1", err: "is a directory"},
 		{arg: "toneplay", builtin: "toneplay", app: "toneplay", weight: 1},
 		{arg: "TonePlay:weight=2", builtin: "toneplay", app: "toneplay", weight: 2, wset: true},
 		{arg: "toneplay.lua", builtin: "toneplay", app: "toneplay", weight: 1},
