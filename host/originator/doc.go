@@ -52,4 +52,14 @@
 // variables otherwise (DTMF, CHANNEL_CALLSTATE, ...). A node takes at most
 // max_sessions/2 calls (two legs each) or Config.NodeLimits[node]; a node at
 // its capacity, disconnected or closed is skipped.
+//
+// Nodes joining and leaving: the Originator follows Pool.Listeners. A node
+// added later joins like this (hc is the hooked host.Config):
+//
+//	l, err := host.Dial(ctx, addr, hc)
+//	err = mgr.Attach(ctx, l)           // its apps first (apps.Manager)
+//	err = pool.Add(l)                  // then the Originator sets it up and sends it calls
+//
+// A node taken out with Pool.Remove gets no new calls; its calls in progress
+// end as usual, then it leaves Counts.Nodes.
 package originator

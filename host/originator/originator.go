@@ -153,9 +153,16 @@ type Originator struct {
 	dur     atomic.Int64 // ns; < 0: no hangup
 	killing atomic.Bool  // Stop(hangup): kill calls as they answer
 
-	nodes []*node // fixed at Attach
-	rr    int     // next node to try (the goroutine's)
-	byKey map[string]*node
+	// nodes follows the pool (see syncNodes): written under cfgMu, by
+	// Attach and then only by the Originator's goroutine, which reads it
+	// without the lock; others read it under cfgMu.
+	nodes []*node
+	rr    int        // next node to try (the goroutine's)
+	pool  *host.Pool // set by Attach
+
+	joinMu  sync.Mutex
+	joining map[*host.Listener]time.Time // nodes being set up (zero) or to retry then
+	joined  []*node                      // set up, to add to nodes
 
 	mu     sync.Mutex // guards calls and causes
 	calls  map[string]*call
@@ -186,6 +193,8 @@ type node struct {
 	sessions  atomic.Int64 // sampled every housekeeping tick
 	connected atomic.Bool
 	dead      atomic.Bool // its Listener is closed
+	left      atomic.Bool // its Listener left the pool (Pool.Remove): no new calls
+	sps, maxS int         // the set-up it got (joining nodes)
 	orphans   []string    // uuids to kill once connected (guarded by Originator.mu)
 }
 
@@ -236,7 +245,7 @@ func New(cfg Config) (*Originator, error) {
 		stoppedCh:  make(chan struct{}),
 		calls:      make(map[string]*call),
 		causes:     make(map[string]int64),
-		byKey:      make(map[string]*node),
+		joining:    make(map[*host.Listener]time.Time),
 		wake:       make(chan struct{}, 1),
 		quit:       make(chan struct{}),
 	}
@@ -268,6 +277,13 @@ func (o *Originator) Hook(cfg *host.Config) {
 // Attach prepares the pool's nodes: each node's destination (its own SIP
 // address for the default self-call), the fsctl set-up (unless NoSetup)
 // and its capacity. Call it once, after Hook and DialPool, before Start.
+//
+// The Originator then follows the pool (Pool.Listeners) while it runs: a
+// node added later (dialled with the hooked host.Config, its apps loaded,
+// e.g. apps.Manager.Attach, then Pool.Add) is set up the same way in the
+// background and gets calls once that is done; a node removed
+// (Pool.Remove) gets no new calls, and leaves Counts.Nodes once its calls
+// in progress have ended.
 func (o *Originator) Attach(ctx context.Context, pool *host.Pool) error {
 	if !o.hooked.Load() {
 		return errors.New("originator: Hook was not called on the pool's host.Config")
@@ -323,9 +339,7 @@ func (o *Originator) Attach(ctx context.Context, pool *host.Pool) error {
 		return errors.New("originator: already attached")
 	}
 	o.nodes = nodes
-	for _, nd := range nodes {
-		o.byKey[nd.name] = nd
-	}
+	o.pool = pool
 	o.spsSet, o.maxSet = sps, maxS
 	o.attached = true
 	return nil
@@ -526,7 +540,8 @@ type Counts struct {
 	// 50 ms behind its schedule (the process was starved of CPU); offers
 	// held back by the limit or full nodes are not missed.
 	Missed int64
-	// Nodes are per-node figures, in pool order.
+	// Nodes are per-node figures, in pool order (a node that joined later
+	// after the others; one removed from the pool until its calls ended).
 	Nodes []NodeCounts
 }
 
@@ -547,8 +562,13 @@ func (o *Originator) Counts() Counts {
 	nodes := o.nodes
 	o.cfgMu.Unlock()
 	c.Duration = o.Duration()
+	// Active and Peak are read before Offered: a call counts as active
+	// from just before its originate is sent (for the limit) but as
+	// offered only once it was sent, so the one offer in flight is left
+	// out of Active; a peak is recorded after its offer is counted.
 	c.Active, c.Peak = o.active.Load(), o.peak.Load()
 	c.Offered, c.Answered = o.offered.Load(), o.answered.Load()
+	c.Active = min(c.Active, c.Offered)
 	c.Ended, c.Failed, c.Missed = o.ended.Load(), o.failed.Load(), o.missed.Load()
 	now := time.Now()
 	o.mu.Lock()
@@ -559,11 +579,13 @@ func (o *Originator) Counts() Counts {
 		c.AvgCPS = float64(c.Offered-1) / (float64(l-f) / 1e9)
 	}
 	for _, nd := range nodes {
-		c.Nodes = append(c.Nodes, NodeCounts{
+		nc := NodeCounts{
 			Node: nd.name, Connected: nd.connected.Load() && !nd.dead.Load(),
-			Capacity: nd.capacity.Load(), Active: nd.active.Load(),
-			Peak: nd.peak.Load(), Offered: nd.offered.Load(),
-		})
+			Capacity: nd.capacity.Load(), Active: nd.active.Load(), Peak: nd.peak.Load(),
+		}
+		nc.Offered = nd.offered.Load() // after Active and Peak, as above
+		nc.Active = min(nc.Active, nc.Offered)
+		c.Nodes = append(c.Nodes, nc)
 	}
 	return c
 }

@@ -144,7 +144,7 @@ func (o *Originator) pick() *node {
 	for range n {
 		nd := o.nodes[o.rr%n]
 		o.rr++
-		if nd.dead.Load() || !nd.connected.Load() {
+		if nd.dead.Load() || nd.left.Load() || !nd.connected.Load() {
 			continue
 		}
 		if c := nd.capacity.Load(); c > 0 && nd.active.Load() >= c {
@@ -187,14 +187,16 @@ func (o *Originator) offer(nd *node) {
 		o.log.Warn("node closed; no more calls to it", "node", nd.name, "err", err)
 		return
 	}
+	// Offered first, then the peaks: a snapshot that reads a peak before
+	// the offers (Counts) never sees a peak above them.
+	n := o.offered.Add(1)
+	nd.offered.Add(1)
 	if active > o.peak.Load() {
 		o.peak.Store(active)
 	}
 	if na > nd.peak.Load() {
 		nd.peak.Store(na)
 	}
-	n := o.offered.Add(1)
-	nd.offered.Add(1)
 	ns := c.offered.UnixNano()
 	if n == 1 {
 		o.firstOffer.Store(ns)
@@ -205,9 +207,11 @@ func (o *Originator) offer(nd *node) {
 	}
 }
 
-// housekeep samples the nodes and the offered rate; it gives up the calls
-// of a node whose Listener was closed (no event can end them any more).
+// housekeep follows the pool's membership (see syncNodes), samples the
+// nodes and the offered rate; it gives up the calls of a node whose
+// Listener was closed (no event can end them any more).
 func (o *Originator) housekeep(now time.Time) {
+	o.syncNodes(now)
 	for _, nd := range o.nodes {
 		select {
 		case <-nd.l.Done():
@@ -222,10 +226,13 @@ func (o *Originator) housekeep(now time.Time) {
 			}
 			continue
 		}
-		st := nd.l.Stats()
-		nd.connected.Store(st.Connected)
-		nd.sessions.Store(int64(st.Sessions))
-		if st.Connected {
+		// Two atomic loads each: Stats would copy four maps per node per
+		// tick.
+		connected := nd.l.Connected()
+		sessions, _ := nd.l.Active()
+		nd.connected.Store(connected)
+		nd.sessions.Store(int64(sessions))
+		if connected {
 			o.mu.Lock()
 			n := len(nd.orphans)
 			o.mu.Unlock()
