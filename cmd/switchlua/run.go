@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/switchlua/switchlua/esl/fssim"
-	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/host/cdr"
 	"github.com/switchlua/switchlua/host/originator"
 )
@@ -225,22 +223,17 @@ func runAction(c *cli.Context) error {
 		}
 		return err
 	}
+	// Attach raises the nodes' `fsctl sps` if it must and then waits for
+	// FreeSWITCH's next refill of the sessions-per-second budget, so the
+	// first second's calls are not refused.
 	actx, acancel := context.WithTimeout(sig.ctx, 10*time.Second)
-	lowSPS := spsBelow(actx, s.pool, originator.MinSPS)
-	attached := time.Now()
 	err = orig.Attach(actx, s.pool)
 	acancel()
 	if err != nil {
-		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "originator: "))
-	}
-	if lowSPS {
-		// FreeSWITCH refills its sessions-per-second budget once a second:
-		// a raised `fsctl sps` counts from the next refill. Originating at
-		// once would fail the first second's calls beyond the old budget.
-		select {
-		case <-time.After(time.Until(attached.Add(spsRefill))):
-		case <-sig.ctx.Done():
+		if sig.ctx.Err() != nil {
+			return withCode(exitError, errors.New("interrupted while setting up the nodes"))
 		}
+		return fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "originator: "))
 	}
 
 	var names []string
@@ -351,30 +344,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// spsRefill is how long after raising `fsctl sps` the new budget surely
-// applies (FreeSWITCH refills it every second).
-const spsRefill = 1050 * time.Millisecond
-
-// spsBelow reports whether a node's `fsctl sps` is below n (so the
-// Originator's set-up will raise it). Unreadable answers count as below.
-func spsBelow(ctx context.Context, p *host.Pool, n int) bool {
-	for _, l := range p.Listeners() {
-		out, err := l.Command(ctx, "fsctl sps")
-		if err != nil {
-			return true
-		}
-		f := strings.Fields(out)
-		if len(f) == 0 {
-			return true
-		}
-		v, err := strconv.Atoi(f[len(f)-1])
-		if err != nil || v < n {
-			return true
-		}
-	}
-	return false
 }
 
 // runSummary is the --summary-json object: cdr.Report's keys plus
