@@ -230,11 +230,7 @@ func (r *fakeRuntime) DispatchJob(s *models.Session, j *models.Job) {
 	r.log = append(r.log, "JOB "+id+" "+j.Result())
 }
 
-// targetRuntime is a fakeRuntime that can run one app's on_job
-// (jobDispatcher), as bindings is asked to.
-type targetRuntime struct{ *fakeRuntime }
-
-func (r targetRuntime) DispatchJobTo(app string, s *models.Session, j *models.Job) {
+func (r *fakeRuntime) DispatchJobTo(app string, s *models.Session, j *models.Job) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	id := "-"

@@ -209,6 +209,9 @@ type appRuntime interface {
 	Events() []string
 	Dispatch(s *models.Session, ev models.Event)
 	DispatchJob(s *models.Session, j *models.Job)
+	// DispatchJobTo runs on_job of one app only (s may be nil: an
+	// originate that failed before its channel existed).
+	DispatchJobTo(app string, s *models.Session, j *models.Job)
 	SessionGone(s *models.Session)
 	Stats() bindings.Stats
 	Close()
@@ -251,24 +254,16 @@ type Listener struct {
 	origs      map[string]*orig       // our originates by origination uuid, until both job and session are done
 	parkQ      parkQueue
 	waiters    []*waiter
-	gen        uint64        // bumped at each reconnect, for reconciliation
-	subRetry   time.Time     // when a stale subscription was last retried
-	jobTo      jobDispatcher // rt, if it can run one app's on_job
-	nEvents    uint64        // events handled (published to st after each batch)
-	nUntracked uint64        // events of channels not tracked
+	gen        uint64    // bumped at each reconnect, for reconciliation
+	subRetry   time.Time // when a stale subscription was last retried
+	nEvents    uint64    // events handled (published to st after each batch)
+	nUntracked uint64    // events of channels not tracked
 
 	// arrive, if set (tests), sees each event as the esl reader hands it over.
 	arrive func(models.Event)
 
 	mu sync.Mutex // guards st
 	st Stats
-}
-
-// jobDispatcher is what a runtime implements to run on_job of one app
-// only (sess may be nil: an originate that failed before its channel
-// existed). bindings.Runtime does not have it yet; see dispatchJobTo.
-type jobDispatcher interface {
-	DispatchJobTo(app string, s *models.Session, j *models.Job)
 }
 
 // entry is the Listener's record of one session. It is the session's
@@ -379,7 +374,6 @@ func newListener(cfg Config, node string) *Listener {
 // start hands the Listener its connection and runtime and starts its goroutine.
 func (l *Listener) start(c conn, rt appRuntime) {
 	l.conn, l.rt = c, rt
-	l.jobTo, _ = rt.(jobDispatcher)
 	l.setConnected(true)
 	go l.run()
 }

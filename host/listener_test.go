@@ -460,41 +460,20 @@ func TestFailedOriginateJobReachesItsApp(t *testing.T) {
 		c.sync(t)
 		return j
 	}
-	t.Run("runtime addressing one app", func(t *testing.T) {
-		rt := targetRuntime{newFakeRuntime()}
-		l, c := newTestListenerRT(t, Config{}, rt)
-		for _, id := range []string{"a", "b"} {
-			if err := l.Load(ctx, bindings.AppSpec{ID: id}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		j := fail(t, l, c, "a")
-		if got := rt.logged(); !slices.Equal(got, []string{"JOB[a] - " + j.Result()}) {
-			t.Fatalf("dispatched %q", got)
-		}
-		j = fail(t, l, c, "") // the default app's
-		if got := rt.logged(); got[len(got)-1] != "JOB[default] - "+j.Result() {
-			t.Fatalf("dispatched %q", got)
-		}
-	})
-	t.Run("runtime with DispatchJob only", func(t *testing.T) {
-		l, c, rt := newTestListener(t, Config{})
-		if err := l.Load(ctx, bindings.AppSpec{ID: "a"}); err != nil {
+	l, c, rt := newTestListener(t, Config{})
+	for _, id := range []string{"a", "b"} {
+		if err := l.Load(ctx, bindings.AppSpec{ID: id}); err != nil {
 			t.Fatal(err)
 		}
-		j := fail(t, l, c, "a") // the one app loaded: DispatchJob(nil, j) reaches only it
-		if got := rt.logged(); !slices.Equal(got, []string{"JOB - " + j.Result()}) {
-			t.Fatalf("dispatched %q", got)
-		}
-		if err := l.Load(ctx, bindings.AppSpec{ID: "b"}); err != nil {
-			t.Fatal(err)
-		}
-		fail(t, l, c, "a") // b would see a's failure: not dispatched
-		fail(t, l, c, "c") // not loaded
-		if got := rt.logged(); len(got) != 1 {
-			t.Fatalf("dispatched %q", got)
-		}
-	})
+	}
+	j := fail(t, l, c, "a")
+	if got := rt.logged(); !slices.Equal(got, []string{"JOB[a] - " + j.Result()}) {
+		t.Fatalf("dispatched %q", got)
+	}
+	j = fail(t, l, c, "") // the default app's
+	if got := rt.logged(); got[len(got)-1] != "JOB[default] - "+j.Result() {
+		t.Fatalf("dispatched %q", got)
+	}
 }
 
 func TestReconnectReconcile(t *testing.T) {

@@ -25,16 +25,17 @@ func (instantConn) Close() error                                     { return ni
 // nopRuntime is a runtime with no app.
 type nopRuntime struct{}
 
-func (nopRuntime) Load(bindings.AppSpec) error              { return nil }
-func (nopRuntime) Unload(string)                            {}
-func (nopRuntime) HasApp(string) bool                       { return false }
-func (nopRuntime) Apps() []string                           { return nil }
-func (nopRuntime) Events() []string                         { return nil }
-func (nopRuntime) Dispatch(*models.Session, models.Event)   {}
-func (nopRuntime) DispatchJob(*models.Session, *models.Job) {}
-func (nopRuntime) SessionGone(*models.Session)              {}
-func (nopRuntime) Stats() bindings.Stats                    { return bindings.Stats{} }
-func (nopRuntime) Close()                                   {}
+func (nopRuntime) Load(bindings.AppSpec) error                        { return nil }
+func (nopRuntime) Unload(string)                                      {}
+func (nopRuntime) HasApp(string) bool                                 { return false }
+func (nopRuntime) Apps() []string                                     { return nil }
+func (nopRuntime) Events() []string                                   { return nil }
+func (nopRuntime) Dispatch(*models.Session, models.Event)             {}
+func (nopRuntime) DispatchJob(*models.Session, *models.Job)           {}
+func (nopRuntime) DispatchJobTo(string, *models.Session, *models.Job) {}
+func (nopRuntime) SessionGone(*models.Session)                        {}
+func (nopRuntime) Stats() bindings.Stats                              { return bindings.Stats{} }
+func (nopRuntime) Close()                                             {}
 
 // pump handles what the inbox holds, on the calling goroutine (the loop is
 // not running).

@@ -305,21 +305,9 @@ func (l *Listener) finishJob(j *models.Job) {
 }
 
 // dispatchJobTo runs on_job(nil, j) of app only: never another app's, so
-// with weighted apps each sees the failures of its own calls. It needs a
-// runtime that can address one app (jobDispatcher). Without one, DispatchJob
-// (nil, j), which runs every app's on_job, is used only when app is the one
-// app loaded; otherwise the job reaches no app.
+// with weighted apps each sees the failures of its own calls.
 func (l *Listener) dispatchJobTo(app string, j *models.Job) {
-	if l.jobTo != nil {
-		l.jobTo.DispatchJobTo(app, nil, j)
-		return
-	}
-	if !l.rt.HasApp(app) {
-		return
-	}
-	if apps := l.rt.Apps(); len(apps) == 1 && apps[0] == app {
-		l.rt.DispatchJob(nil, j)
-	}
+	l.rt.DispatchJobTo(app, nil, j)
 }
 
 // parked is a pending park deadline.
