@@ -11,29 +11,38 @@
 // # Goroutines and ordering
 //
 // A Conn has one reader goroutine for its whole life (it also redials), and
-// per socket a writer goroutine, a socket goroutine and a few parse workers.
-// The socket goroutine reads into large chunks and splits frames; the workers
-// copy and parse events in parallel; the reader goroutine takes the batches
-// in wire order and dispatches them. Everything the connection calls back —
-// Options.Handler, SendAsync and BgAPIAsync callbacks, Options.OnState —
-// runs on the reader goroutine, in the order FreeSWITCH sent the frames that
-// caused them (for a BACKGROUND_JOB: the job's callback, then the Handler). A
-// command that cannot be sent because the connection is down (reconnecting)
-// fails on the reader goroutine too, soon after the call (never inside it);
-// only after the connection is closed for good are callbacks called at once
-// on the caller's goroutine. Callbacks must not call the blocking methods
-// (Send, API, BgAPI, Subscribe, ...): their reply could only be read by the
-// goroutine they block. SendAsync, BgAPIAsync and Close are fine.
+// per socket a writer goroutine. The reader goroutine reads the socket into
+// one large buffer, cuts frames out of it and dispatches them itself: events
+// are handed to the Handler (or the Events channel, in batches of the events
+// of one read), replies complete their commands. Everything the connection
+// calls back — Options.Handler, SendAsync and BgAPIAsync callbacks,
+// Options.OnState — runs on the reader goroutine, in the order FreeSWITCH
+// sent the frames that caused them (for a BACKGROUND_JOB: the job's callback,
+// then the Handler). A command that cannot be sent because the connection is
+// down (reconnecting) fails on the reader goroutine too, soon after the call
+// (never inside it); only after the connection is closed for good are
+// callbacks called at once on the caller's goroutine. Callbacks must not call
+// the blocking methods (Send, API, BgAPI, Subscribe, ...): their reply could
+// only be read by the goroutine they block. SendAsync, BgAPIAsync and Close
+// are fine.
 //
-// # Wire format
+// # Wire format and events
 //
 // The Reader takes frames out of one large buffer in a single pass (outer
 // headers up to a blank line, then exactly Content-Length body bytes, never
 // scanned); a frame split across reads is stitched only when that happens,
 // and an announced length above the limit (64 MiB) is an error, never an
-// allocation. Plain event bodies are url-decoded (FreeSWITCH's %XX; '+' stays
-// a plus) once into a compact Event: one string holding names, values and
-// body, plus a 4-byte-per-header index, about the size of the wire text.
+// allocation.
+//
+// A plain event costs the reader one copy of its body; its headers are
+// found when they are asked for: Get searches the url-encoded text in place,
+// and the first call that needs them all (Range, Header, Len, ...) indexes
+// the event into a compact form (decoded values, 2-byte interned name ids,
+// about 0.44x the wire size) that replaces the text. A connection whose
+// consumer ends up indexing most events (the host's Listener does) indexes
+// them on the reader goroutine instead, straight from the read buffer while
+// it is hot in cache (see adapt.go). Values are url-decoded as FreeSWITCH's
+// switch_url_decode does (%XX; '+' stays a plus).
 package esl
 
 // CONTRACT: the exported names of this file are the surface other packages

@@ -114,21 +114,36 @@ func cpuPerEvent(f func() int) float64 {
 	return float64(cpuTime()-c0) / float64(time.Microsecond) / float64(n)
 }
 
+// runIngest measures the three in turn, twice, and keeps each one's best
+// round: the machine is shared, and the first round also warms up the heap
+// (a long-running consumer's is warm).
 func runIngest(b *testing.B, frames [][]byte, late string, nOurs, nEslgo int) ingestResult {
 	var r ingestResult
-	r.ceilingCPU = cpuPerEvent(func() int {
-		r.ceiling = ingestCeiling(b, frames, nOurs)
-		return nOurs
-	})
-	r.oursCPU = cpuPerEvent(func() int {
-		r.ours, r.allocs, r.bytes = ingestOurs(b, frames, late, nOurs)
-		return nOurs
-	})
-	var got int
-	r.eslgoCPU = cpuPerEvent(func() int {
-		r.eslgo, got = ingestEslgo(b, frames, late, nEslgo)
-		return got
-	})
+	for range 2 {
+		var x ingestResult
+		x.ceilingCPU = cpuPerEvent(func() int {
+			x.ceiling = ingestCeiling(b, frames, nOurs)
+			return nOurs
+		})
+		x.oursCPU = cpuPerEvent(func() int {
+			x.ours, x.allocs, x.bytes = ingestOurs(b, frames, late, nOurs)
+			return nOurs
+		})
+		var got int
+		x.eslgoCPU = cpuPerEvent(func() int {
+			x.eslgo, got = ingestEslgo(b, frames, late, nEslgo)
+			return got
+		})
+		if x.ceiling > r.ceiling {
+			r.ceiling, r.ceilingCPU = x.ceiling, x.ceilingCPU
+		}
+		if x.ours > r.ours {
+			r.ours, r.oursCPU, r.allocs, r.bytes = x.ours, x.oursCPU, x.allocs, x.bytes
+		}
+		if x.eslgo > r.eslgo {
+			r.eslgo, r.eslgoCPU = x.eslgo, x.eslgoCPU
+		}
+	}
 	return r
 }
 

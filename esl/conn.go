@@ -46,16 +46,20 @@ type Conn struct {
 	wake    chan struct{} // deferred callbacks are waiting (cap 1)
 	closing atomic.Bool
 
-	mu       sync.Mutex
-	state    int
-	sess     *session
-	fifo     fifo
-	jobs     map[string]*jobEntry
-	subs     subscriptions
-	filters  [][2]string
-	deferred []func()
-	finalErr error // what commands get after the end: ErrClosed or the loss
-	err      error // why it ended (nil for Close)
+	mu        sync.Mutex
+	state     int
+	sess      *session
+	fifo      fifo
+	jobs      map[string]*jobEntry
+	subs      subscriptions
+	filters   [][2]string
+	jobsUsed  bool // a bgapi was sent: keep BACKGROUND_JOB coming (see jobevents.go)
+	jobFilter bool // the filter Event-Name BACKGROUND_JOB is (to be) applied
+	deferred  []func()
+	batch     []*Event // events read and not yet handed over (reader goroutine only)
+	adapt     adapter  // where events are indexed (reader goroutine only)
+	finalErr  error    // what commands get after the end: ErrClosed or the loss
+	err       error    // why it ended (nil for Close)
 }
 
 // session is one socket: its reader (owned by the reader goroutine) and the
@@ -67,8 +71,6 @@ type session struct {
 	wake  chan struct{} // cap 1
 	dead  chan struct{} // closed when the session is torn down
 	wdone chan struct{} // closed when the writer goroutine ends
-	// batches carries frames from the socket goroutine, in wire order.
-	batches chan *batch
 	// closeAfterFlush makes the writer close the socket after writing what is
 	// queued (Close's "exit").
 	closeAfterFlush bool
@@ -271,6 +273,9 @@ func (h *handshaker) run() error {
 	// Filters before the subscription, so no unfiltered event slips through.
 	c.mu.Lock()
 	filters := append([][2]string(nil), c.filters...)
+	if c.jobFilter {
+		filters = append(filters, [2]string{"Event-Name", jobEventName})
+	}
 	sub := c.subs.message()
 	c.mu.Unlock()
 	for _, f := range filters {
@@ -447,55 +452,111 @@ func (c *Conn) state_(sc StateChange) {
 	}
 }
 
-// readLoop takes the socket's batches in order and dispatches their frames
-// until the socket fails, the server says goodbye or Close is called. It
-// returns why.
+// readLoop reads frames and dispatches them in wire order until the socket
+// fails, the server says goodbye or Close is called. It returns why.
+//
+// It is the whole read side: frames are cut out of one large buffer in
+// place, an event costs one copy of its body (see Event: it is indexed
+// lazily, by whoever needs its headers), and replies are paired as they come.
+// Events for the Events channel are handed over in batches (those of one
+// read, at most maxBatch), so a consumer that keeps up is woken once per
+// batch rather than once per event; anything else that arrives (a reply, a
+// notice, an error) first flushes the batch, so the order is kept.
 func (c *Conn) readLoop(s *session) error {
-	c.startReading(s)
+	rd := s.rd
+	batch := c.batch[:0]
+	defer func() {
+		clear(batch)
+		c.batch = batch[:0]
+	}()
+	flush := func() bool {
+		for i, ev := range batch {
+			if !c.deliver(ev) {
+				clear(batch[i:])
+				batch = batch[:0]
+				return false
+			}
+			batch[i] = nil
+		}
+		batch = batch[:0]
+		return true
+	}
 	for {
-		var b *batch
-		select {
-		case b = <-s.batches:
-		case <-c.quit:
+		if c.closing.Load() {
 			return ErrClosed
 		}
-		if b.ready != nil {
-			select {
-			case <-b.ready:
-			case <-c.quit:
+		f, need, err := rd.buffered()
+		if f == nil && err == nil {
+			// Nothing complete is buffered: hand over what we have before
+			// the read blocks.
+			if !flush() {
 				return ErrClosed
+			}
+			if err = rd.more(need); err == nil {
+				continue
 			}
 		}
-		for i := range b.items {
-			if c.closing.Load() {
+		if err != nil {
+			if !flush() || c.closing.Load() {
 				return ErrClosed
 			}
-			it := &b.items[i]
-			switch it.ct {
-			case TypeEventPlain, TypeEventJSON:
-				if it.err != nil {
-					c.log.Warn("esl: skipping unparsable event", "addr", c.addr, "err", it.err)
-					continue
-				}
-				if !c.deliver(it.ev) {
+			return err
+		}
+		switch f.ContentType {
+		case TypeEventPlain, TypeEventJSON:
+			var ev *Event
+			var err error
+			if f.ContentType == TypeEventPlain {
+				ev, err = c.adapt.event(f)
+			} else {
+				ev, err = f.Event()
+			}
+			if err != nil {
+				c.log.Warn("esl: skipping unparsable event", "addr", c.addr, "err", err)
+				continue
+			}
+			if c.events == nil {
+				if !c.deliver(ev) {
 					return ErrClosed
 				}
-			case TypeCommandReply, TypeAPIResponse:
-				c.reply(it)
-			case TypeDisconnect:
-				if it.disp == "linger" {
-					continue // outbound sockets only; the socket stays up
-				}
-				return fmt.Errorf("server sent text/disconnect-notice: %q", it.text)
-			case TypeRudeRejection:
-				return fmt.Errorf("%w: %q", ErrRejected, it.text)
+				continue
 			}
+			batch = append(batch, ev)
+			if len(batch) >= maxBatch && !flush() {
+				return ErrClosed
+			}
+			continue
 		}
-		if b.err != nil {
-			return b.err
+		if !flush() {
+			return ErrClosed
+		}
+		switch f.ContentType {
+		case TypeCommandReply:
+			r := &Reply{ContentType: f.ContentType, Text: trimReply(string(f.lookup("Reply-Text")))}
+			if j := f.lookup("Job-UUID"); len(j) > 0 {
+				r.JobUUID = string(j)
+			}
+			c.reply(r)
+		case TypeAPIResponse:
+			c.reply(&Reply{ContentType: f.ContentType, Text: trimReply(string(f.Body))})
+		case TypeDisconnect:
+			if string(f.lookup("Content-Disposition")) == "linger" {
+				continue // outbound sockets only; the socket stays up
+			}
+			return fmt.Errorf("server sent text/disconnect-notice: %q", strings.TrimSpace(string(f.Body)))
+		case TypeRudeRejection:
+			return fmt.Errorf("%w: %q", ErrRejected, strings.TrimSpace(string(f.Body)))
+		default:
+			// log/data (we never ask for logs), a late auth/request, unknown
+			// types: skipped, never fatal.
+			c.log.Debug("esl: skipping frame", "addr", c.addr, "content_type", f.ContentType)
 		}
 	}
 }
+
+// maxBatch bounds the events held back for one hand-over to the Events
+// channel.
+const maxBatch = 64
 
 // deliver completes a BACKGROUND_JOB's job, then hands the event on. It
 // returns false when Close interrupted a blocked delivery.
@@ -531,17 +592,16 @@ func (c *Conn) deliver(ev *Event) bool {
 }
 
 // reply pairs a command/reply or api/response with the oldest command.
-func (c *Conn) reply(it *item) {
+func (c *Conn) reply(r *Reply) {
 	c.mu.Lock()
 	p := c.fifo.pop()
 	c.mu.Unlock()
 	if p == nil {
 		if !c.closing.Load() {
-			c.log.Warn("esl: reply with no command waiting", "addr", c.addr, "content_type", it.ct)
+			c.log.Warn("esl: reply with no command waiting", "addr", c.addr, "content_type", r.ContentType)
 		}
 		return
 	}
-	r := &Reply{ContentType: it.ct, Text: it.text, JobUUID: it.job}
 	var err error
 	if isErrorReply(r.Text) {
 		err = &ServerError{Reply: r.Text}
@@ -756,15 +816,16 @@ func (c *Conn) enqueue(cmd string, p *pending) error {
 		c.mu.Unlock()
 		return ErrNotConnected
 	}
+	s := c.sess
 	if p.job != nil {
 		if _, dup := c.jobs[p.job.uuid]; dup {
 			c.mu.Unlock()
 			return fmt.Errorf("esl: a job with Job-UUID %s is already running", p.job.uuid)
 		}
 		c.jobs[p.job.uuid] = p.job
+		c.ensureJobEventsLocked(s)
 	}
 	c.fifo.push(p)
-	s := c.sess
 	s.wbuf = appendCommand(s.wbuf, cmd)
 	c.mu.Unlock()
 	s.signal()
@@ -866,6 +927,14 @@ func apiMessage(cmd string, bg bool) string {
 // BgAPI runs `bgapi cmd` with its own Job-UUID header, so the job is
 // registered before FreeSWITCH can answer. The Job completes with the
 // BACKGROUND_JOB event (which is also delivered to the event stream).
+//
+// FreeSWITCH only sends BACKGROUND_JOB to a connection subscribed to it, so
+// the first bgapi subscribes the connection to BACKGROUND_JOB if Subscribe
+// did not (and, while it has filters, adds a filter Event-Name
+// BACKGROUND_JOB); this is remembered for reconnects like the caller's own
+// subscriptions, and the events show up in the stream. A NoEvents or an
+// Unsubscribe of BACKGROUND_JOB while jobs run starves them until the next
+// bgapi subscribes again: give Wait a context with a deadline.
 func (c *Conn) BgAPI(ctx context.Context, cmd string) (*Job, error) {
 	j := &Job{UUID: NewUUID(), done: make(chan struct{})}
 	je := &jobEntry{c: c, uuid: j.UUID, job: j}
@@ -882,6 +951,7 @@ func bgapiMessage(cmd, jobUUID string) string {
 // BgAPIAsync is BgAPI that never blocks: jobUUID is sent as the Job-UUID
 // header (generated when empty) and returned; done is called once with the
 // BACKGROUND_JOB event or an error (a refused command, ErrConnectionLost...).
+// It subscribes to BACKGROUND_JOB as BgAPI does.
 func (c *Conn) BgAPIAsync(cmd, jobUUID string, done func(ev *Event, err error)) string {
 	if jobUUID == "" {
 		jobUUID = NewUUID()
@@ -948,6 +1018,8 @@ func (c *Conn) NoEvents(ctx context.Context) error {
 }
 
 // Filter sends `filter <header> <value>` and remembers it for reconnects.
+// Once bgapi was used, the first filter is followed by a filter that lets
+// BACKGROUND_JOB events through (see BgAPI).
 func (c *Conn) Filter(ctx context.Context, header, value string) error {
 	if err := c.ack(ctx, command.Filter{EventHeader: header, FilterValue: value}.BuildMessage()); err != nil {
 		return err
@@ -955,24 +1027,31 @@ func (c *Conn) Filter(ctx context.Context, header, value string) error {
 	c.mu.Lock()
 	c.filters = append(c.filters, [2]string{header, value})
 	c.mu.Unlock()
+	c.syncJobFilter()
 	return nil
 }
 
-// FilterDelete sends `filter delete <header> [<value>]` and forgets it.
+// FilterDelete sends `filter delete <header> [<value>]` and forgets it
+// (header "all" deletes every filter).
 func (c *Conn) FilterDelete(ctx context.Context, header, value string) error {
 	if err := c.ack(ctx, command.Filter{Delete: true, EventHeader: header, FilterValue: value}.BuildMessage()); err != nil {
 		return err
 	}
 	c.mu.Lock()
+	all := strings.EqualFold(header, "all")
 	kept := c.filters[:0]
 	for _, f := range c.filters {
-		if f[0] == header && (value == "" || f[1] == value) {
+		if all || strings.EqualFold(f[0], header) && (value == "" || f[1] == value) {
 			continue
 		}
 		kept = append(kept, f)
 	}
 	c.filters = kept
+	if all || isJobFilterDelete(header, value) {
+		c.jobFilter = false // gone on the server too
+	}
 	c.mu.Unlock()
+	c.syncJobFilter()
 	return nil
 }
 

@@ -414,6 +414,9 @@ func TestJobUUIDHeader(t *testing.T) {
 	done := make(chan struct{})
 	id := c.BgAPIAsync("originate sofia/x &park()", "aab70aed-cbb2-4dae-8b0a-49f6745b275a", func(*Event, error) { close(done) })
 	<-done
+	if got := <-cmds; got != "event plain BACKGROUND_JOB" {
+		t.Fatalf("first wire command %q, want the subscription for job results", got)
+	}
 	if got := <-cmds; got != "bgapi originate sofia/x &park()\nJob-UUID: "+id {
 		t.Fatalf("wire command %q", got)
 	}
@@ -544,6 +547,11 @@ func TestHandlerOrdering(t *testing.T) {
 			cmd, _, err := fc.read()
 			if err != nil {
 				return
+			}
+			if strings.HasPrefix(cmd, "event ") { // bgapi's own subscription
+				fc.answer(cmd, "")
+				i--
+				continue
 			}
 			fc.event("", "Event-Name", "CUSTOM", "Event-Subclass", "t::before", "N", strconv.Itoa(i))
 			if strings.HasPrefix(cmd, "bgapi") {

@@ -10,52 +10,329 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unsafe"
 )
 
 // Event is one FreeSWITCH event (text/event-plain, url-decoded) with its
 // headers in wire order and an optional body. It is immutable once delivered
 // and safe to share between goroutines.
 //
-// An Event is stored compactly in one string: the decoded header values, then
-// the body, then an index with one entry per header (a 2-byte name id and the
-// end offset of the value). Header names are interned process-wide (see
-// names.go), so an event keeps about half of its wire size. Parsing an event
-// costs two allocations (this struct and that string). Values returned by
-// Get, Header, Range, Body, Name and UUID are substrings of that one string:
-// a caller that keeps one of them long after dropping the event pins the
-// whole event, so it should strings.Clone values it keeps for long. Names
-// returned by Header and Range are interned strings and pin nothing.
+// A received event starts as one owned copy of its wire text (one
+// allocation, not zeroed). Name is read from the first line when the event
+// is made; Get, Lookup, UUID, Subclass and Body search the wire text in place
+// (a search for a rare byte of the name, then a check of the line), so a
+// consumer that reads a few headers never pays for the rest. The first call
+// that needs every header (Len, Header, Range, AppendNameIDs, String), or the
+// fifth search, indexes the event once, whichever goroutine asks: header
+// values are url-decoded into one compact string (names are interned
+// process-wide, see names.go, so only a 2-byte id per header is kept) and the
+// wire text is dropped. An indexed event keeps about 0.44x its wire size.
+//
+// Values returned by Get, Header, Range, Body, Name and UUID are substrings
+// of the event's memory: a caller that keeps one of them long after dropping
+// the event pins it, so it should strings.Clone values it keeps for long.
+// Names returned by Name, Header and Range are interned strings and pin
+// nothing.
 type Event struct {
-	s         string // values, then the body, then the index
-	nh        int32  // number of headers
-	ix        int32  // offset of the index in s (= end of the body)
-	body      int32  // offset of the body in s
-	wide      bool   // index entries are 6 bytes (4-byte ends), else 4
-	hasInline bool   // some names are stored in s (the name table was full)
+	// The wire text (url-encoded headers, then the inner body), owned, until
+	// the compact form replaces it; nil after that.
+	rawp   atomic.Pointer[byte]
+	rawn   int32
+	hdrEnd atomic.Int32 // 1 + the end of the header lines in the wire text (0: not yet known)
+	scans  atomic.Int32 // searches of the wire text so far
+	once   sync.Once    // builds the compact form
+	done   atomic.Bool  // the compact form is built
+
+	name   string // Event-Name when nameOK (interned)
+	nameOK bool
+	use    *usage // counts this event's indexing for its connection (see adapter), or nil
+
+	// The compact form: the decoded header values, then the body, then an
+	// index with one entry per header (a 2-byte name id and the end offset of
+	// the value). Valid once done.
+	s         string
+	nh        int32 // number of headers
+	ix        int32 // offset of the index in s (= end of the body)
+	body      int32 // offset of the body in s
+	wide      bool  // index entries are 6 bytes (4-byte ends), else 4
+	hasInline bool  // some names are stored in s (the name table was full)
 
 	nameI, uuidI, subI int32 // header numbers of Event-Name, Unique-ID, Event-Subclass; -1 if absent
 }
 
+// maxScans is how many header searches an event answers from its wire text
+// before it is indexed: a search costs about a tenth of indexing.
+const maxScans = 4
+
+// maxEventLen bounds an event's text (offsets are int32).
+const maxEventLen = 1<<31 - 2
+
+// newRawEvent makes an event of the text/event-plain body raw, which it
+// owns from now on. Only the first header line is read.
+func newRawEvent(raw string) (*Event, error) {
+	if len(raw) > maxEventLen {
+		return nil, ErrEventTooLarge
+	}
+	e := &Event{rawn: int32(len(raw)), nameI: -1, uuidI: -1, subI: -1}
+	found := false
+	for pos := 0; pos < len(raw); {
+		end, next := lineAt(raw, pos)
+		col := strings.IndexByte(raw[pos:end], ':')
+		if col < 0 {
+			pos = next // a blank line, or a line without a colon: skipped
+			continue
+		}
+		name := raw[pos : pos+col]
+		vs := pos + col + 1
+		if vs < end && raw[vs] == ' ' {
+			vs++
+		}
+		if name == "Content-Length" && blankAt(raw, next) {
+			if _, ok := parseLen(raw[vs:end]); ok {
+				break // the body starts before any header
+			}
+		}
+		found = true
+		if name == "Event-Name" {
+			v := raw[vs:end]
+			if strings.IndexByte(v, '%') >= 0 {
+				v = URLDecode(v)
+			}
+			if id := internT(names, v); id != inlineID {
+				e.name, e.nameOK = names.names[id], true
+			}
+		}
+		break
+	}
+	if !found {
+		return nil, ErrEmptyEvent
+	}
+	if len(raw) > 0 {
+		e.rawp.Store(unsafe.StringData(raw))
+	}
+	return e, nil
+}
+
+// newIndexedEvent makes the compact form of the text/event-plain body raw
+// at once (raw is only read, and may be reused afterwards).
+func newIndexedEvent(raw string) (*Event, error) {
+	b := getBuilder()
+	defer b.release()
+	return b.indexed(raw)
+}
+
+// indexed is newIndexedEvent with this builder.
+func (b *eventBuilder) indexed(raw string) (*Event, error) {
+	if len(raw) > maxEventLen {
+		return nil, ErrEventTooLarge
+	}
+	body := b.parsePlain(raw)
+	e, err := b.event(body)
+	if cap(b.text) > 1<<20 {
+		b.text = nil // do not keep a buffer grown for one huge event
+	}
+	return e, err
+}
+
+// lineAt returns the end of the line that starts at pos (before "\n" or
+// "\r\n") and the start of the next one.
+func lineAt(s string, pos int) (end, next int) {
+	end, next = len(s), len(s)
+	if i := strings.IndexByte(s[pos:], '\n'); i >= 0 {
+		end, next = pos+i, pos+i+1
+	}
+	if end > pos && s[end-1] == '\r' {
+		end--
+	}
+	return end, next
+}
+
+// raw returns the wire text, or false once the compact form replaced it.
+func (e *Event) raw() (string, bool) {
+	p := e.rawp.Load()
+	if p == nil {
+		return "", false
+	}
+	return unsafe.String(p, int(e.rawn)), true
+}
+
+// ready builds the compact form if it is not built yet.
+func (e *Event) ready() {
+	if !e.done.Load() {
+		e.once.Do(e.build)
+	}
+}
+
+func (e *Event) build() {
+	raw, ok := e.raw()
+	if !ok {
+		return
+	}
+	b := getBuilder()
+	body := b.parsePlain(raw)
+	// newRawEvent found a header, so this cannot fail.
+	if err := b.finish(e, body); err != nil {
+		panic("esl: indexing an event: " + err.Error())
+	}
+	b.release()
+	e.done.Store(true)
+	e.rawp.Store(nil) // the wire text can go
+	if e.use != nil {
+		e.use.indexed.Add(1)
+	}
+}
+
+// headerEnd returns where the header lines of raw end: at the line that
+// starts the inner body, or at the end.
+func (e *Event) headerEnd(raw string) int {
+	if h := e.hdrEnd.Load(); h != 0 {
+		return int(h - 1)
+	}
+	h := bodyMark(raw, len(raw))
+	e.hdrEnd.Store(int32(h + 1))
+	return h
+}
+
+// bodyMark returns where the line `Content-Length: N` that is followed by a
+// blank line (the start of the inner body) begins, if it begins before
+// limit; else len(raw). It searches for "Length:" (a rare 'L' in
+// FreeSWITCH's text), not line by line.
+func bodyMark(raw string, limit int) int {
+	const prefix = "Content-"
+	end := min(len(raw), limit+len("Content-Length:"))
+	for off := 0; ; {
+		i := strings.Index(raw[off:end], "Length:")
+		if i < 0 {
+			return len(raw)
+		}
+		p := off + i - len(prefix)
+		off += i + 1
+		if p < 0 || raw[p:p+len(prefix)] != prefix || (p > 0 && raw[p-1] != '\n') {
+			continue
+		}
+		if p >= limit {
+			return len(raw)
+		}
+		end, next := lineAt(raw, p)
+		vs := p + len("Content-Length:")
+		if vs < end && raw[vs] == ' ' {
+			vs++
+		}
+		if _, ok := parseLen(raw[vs:end]); ok && blankAt(raw, next) {
+			return p
+		}
+	}
+}
+
+// rawBody is the inner body of raw, whose header lines end at hend.
+func rawBody(raw string, hend int) string {
+	if hend >= len(raw) {
+		return ""
+	}
+	end, next := lineAt(raw, hend)
+	vs := hend + len("Content-Length:")
+	if vs < end && raw[vs] == ' ' {
+		vs++
+	}
+	n, _ := parseLen(raw[vs:end])
+	body := raw[skipBlank(raw, next):]
+	if n < int64(len(body)) {
+		body = body[:n]
+	}
+	return body
+}
+
+// rarity ranks bytes by how often they occur in FreeSWITCH's event text
+// (measured on a capture of real calls): the lower, the rarer; bytes not
+// listed are the rarest.
+var rarity = func() (r [256]uint8) {
+	const byFrequency = "ea0ri_lt%-no\n :sp12cbvd3Cu.m47D8A5fh96IPgNTESwUMHR/FBy" + "W,xLOkGqXKjV~ZQYz"
+	for i := 0; i < len(byFrequency); i++ {
+		r[byFrequency[i]] = uint8(len(byFrequency) - i)
+	}
+	return r
+}()
+
+// findLine returns where the line `name:` starts in s, or -1. It searches
+// for the tail of name from its rarest byte on (strings.Index skips ahead
+// with a vectorised byte search), then checks the candidate line.
+func findLine(s, name string) int {
+	k := 0
+	for i := 1; i < len(name); i++ {
+		if rarity[name[i]] < rarity[name[k]] {
+			k = i
+		}
+	}
+	tail := name[k:]
+	for off := 0; off < len(s); {
+		i := strings.Index(s[off:], tail)
+		if i < 0 {
+			return -1
+		}
+		q := off + i
+		off = q + 1
+		p := q - k
+		if p < 0 {
+			continue
+		}
+		if e := p + len(name); e >= len(s) || s[e] != ':' {
+			continue
+		}
+		if (p > 0 && s[p-1] != '\n') || s[p:q] != name[:k] {
+			continue
+		}
+		return p
+	}
+	return -1
+}
+
+// scan finds header name in the wire text: the first line `name:` that
+// starts before the inner body, if any.
+func (e *Event) scan(raw, name string) (string, bool) {
+	if strings.IndexByte(name, ':') >= 0 || strings.IndexByte(name, '\n') >= 0 {
+		return "", false // not a header name
+	}
+	h, known := raw, false
+	if end := e.hdrEnd.Load(); end != 0 {
+		h, known = raw[:end-1], true
+	}
+	p := findLine(h, name)
+	if p < 0 {
+		return "", false
+	}
+	if !known && bodyMark(raw, p+1) <= p {
+		// The first such line starts the inner body, or is in it. (Only the
+		// text up to the line is searched for the body's start: a header
+		// near the top costs no pass over the rest.)
+		return "", false
+	}
+	vs := p + len(name) + 1
+	end, _ := lineAt(h, p)
+	if vs < end && h[vs] == ' ' {
+		vs++
+	}
+	v := h[vs:max(vs, end)]
+	if strings.IndexByte(v, '%') >= 0 {
+		v = URLDecode(v)
+	}
+	return v, true
+}
+
 // le32 reads a little-endian uint32 at s[i:].
 func le32(s string, i int) int {
-	_ = s[i+3]
-	return int(uint32(s[i]) | uint32(s[i+1])<<8 | uint32(s[i+2])<<16 | uint32(s[i+3])<<24)
+	s = s[i : i+4]
+	return int(uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24)
 }
 
 // le16 reads a little-endian uint16 at s[i:].
 func le16(s string, i int) int {
-	_ = s[i+1]
-	return int(uint16(s[i]) | uint16(s[i+1])<<8)
+	s = s[i : i+2]
+	return int(uint16(s[0]) | uint16(s[1])<<8)
 }
 
-func (e *Event) entrySize() int {
-	if e.wide {
-		return 6
-	}
-	return 4
-}
-
-// entry returns the name id and value end of header i.
+// entry returns the name id and value end of header i (compact form).
 func (e *Event) entry(i int) (uint16, int) {
 	if e.wide {
 		p := int(e.ix) + 6*i
@@ -65,7 +342,7 @@ func (e *Event) entry(i int) (uint16, int) {
 	return uint16(le16(e.s, p)), le16(e.s, p+2)
 }
 
-// header returns header i, which must be valid.
+// header returns header i, which must be valid (compact form).
 func (e *Event) header(i int) (name, value string) {
 	start := 0
 	if i > 0 {
@@ -82,34 +359,43 @@ func (e *Event) header(i int) (name, value string) {
 	return name, e.s[start:end]
 }
 
-// value returns the value of header i (which must be valid).
+// value returns the value of header i (compact form).
 func (e *Event) value(i int32) string {
+	if i < 0 {
+		return ""
+	}
 	_, v := e.header(int(i))
 	return v
 }
 
 // Name is the Event-Name header.
 func (e *Event) Name() string {
-	if e.nameI < 0 {
-		return ""
+	if e.nameOK {
+		return e.name
 	}
-	return e.value(e.nameI)
+	if e.done.Load() {
+		return e.value(e.nameI)
+	}
+	v, _ := e.Lookup("Event-Name")
+	return v
 }
 
 // Subclass is the Event-Subclass header (CUSTOM events).
 func (e *Event) Subclass() string {
-	if e.subI < 0 {
-		return ""
+	if e.done.Load() {
+		return e.value(e.subI)
 	}
-	return e.value(e.subI)
+	v, _ := e.Lookup("Event-Subclass")
+	return v
 }
 
 // UUID is the Unique-ID header (the channel's uuid), empty if none.
 func (e *Event) UUID() string {
-	if e.uuidI < 0 {
-		return ""
+	if e.done.Load() {
+		return e.value(e.uuidI)
 	}
-	return e.value(e.uuidI)
+	v, _ := e.Lookup("Unique-ID")
+	return v
 }
 
 // Get returns the first value of header name (exact, case-sensitive as
@@ -121,6 +407,17 @@ func (e *Event) Get(name string) string {
 
 // Lookup is Get that also says whether the header is present.
 func (e *Event) Lookup(name string) (string, bool) {
+	if !e.done.Load() {
+		if raw, ok := e.raw(); ok && name != "" && e.scans.Add(1) <= maxScans {
+			return e.scan(raw, name)
+		}
+		e.ready()
+	}
+	return e.lookup(name)
+}
+
+// lookup is Lookup in the compact form.
+func (e *Event) lookup(name string) (string, bool) {
 	if id, ok := find(names, name); ok {
 		s := e.s
 		ix := int(e.ix)
@@ -160,13 +457,24 @@ func (e *Event) Lookup(name string) (string, bool) {
 }
 
 // Body is the event's body (e.g. a BACKGROUND_JOB result), or "".
-func (e *Event) Body() string { return e.s[e.body:e.ix] }
+func (e *Event) Body() string {
+	if !e.done.Load() {
+		if raw, ok := e.raw(); ok {
+			return rawBody(raw, e.headerEnd(raw))
+		}
+	}
+	return e.s[e.body:e.ix]
+}
 
 // Len is the number of headers.
-func (e *Event) Len() int { return int(e.nh) }
+func (e *Event) Len() int {
+	e.ready()
+	return int(e.nh)
+}
 
 // Header returns header i (0 <= i < Len) in wire order.
 func (e *Event) Header(i int) (name, value string) {
+	e.ready()
 	if i < 0 || i >= int(e.nh) {
 		panic(fmt.Sprintf("esl: Event.Header(%d) out of range [0,%d)", i, e.nh))
 	}
@@ -175,6 +483,7 @@ func (e *Event) Header(i int) (name, value string) {
 
 // Range calls fn for each header in wire order until fn returns false.
 func (e *Event) Range(fn func(name, value string) bool) {
+	e.ready()
 	s := e.s
 	start := 0
 	for i := 0; i < int(e.nh); i++ {
@@ -194,8 +503,45 @@ func (e *Event) Range(fn func(name, value string) bool) {
 	}
 }
 
-// Size is the number of bytes the event retains (its one string).
-func (e *Event) Size() int { return len(e.s) }
+// InlineNameID is the id AppendNameIDs gives a header name that is not
+// interned (the process-wide name table was full, or the name is longer than
+// 255 bytes): such names must be compared as strings.
+const InlineNameID = inlineID
+
+// AppendNameIDs appends the ids of the event's header names to dst, in wire
+// order (the i-th is the name of Header(i)), and returns it. Header names are
+// interned process-wide for the life of the process: two headers have the
+// same id exactly when they have the same name, in any two events, except
+// InlineNameID. It lets a consumer compare the name sets of two events
+// without touching their values (see models' Session.Update).
+func (e *Event) AppendNameIDs(dst []uint16) []uint16 {
+	e.ready()
+	dst = slices.Grow(dst, int(e.nh))
+	s, p, es := e.s, int(e.ix), e.entrySize()
+	for i := 0; i < int(e.nh); i++ {
+		dst = append(dst, uint16(s[p])|uint16(s[p+1])<<8)
+		p += es
+	}
+	return dst
+}
+
+func (e *Event) entrySize() int {
+	if e.wide {
+		return 6
+	}
+	return 4
+}
+
+// Size is the number of bytes the event retains: its wire text until it is
+// indexed, then its compact form.
+func (e *Event) Size() int {
+	if !e.done.Load() {
+		if raw, ok := e.raw(); ok {
+			return len(raw)
+		}
+	}
+	return len(e.s)
+}
 
 // String renders the event as text/event-plain (for logs and debugging).
 func (e *Event) String() string { return string(e.AppendPlain(nil)) }
@@ -237,7 +583,7 @@ func (e *Event) AppendFrame(dst []byte) []byte {
 	return append(dst, body...)
 }
 
-// ---- building events ----
+// ---- building the compact form ----
 
 // ErrEventTooLarge means an event does not fit the compact representation.
 var ErrEventTooLarge = errors.New("esl: event too large")
@@ -255,22 +601,38 @@ type entry struct {
 type eventBuilder struct {
 	text      []byte
 	ents      []entry
+	idx       []byte // the index, as finish lays it out
 	hasInline bool
 
-	// succ, when set, predicts names: succ[prev] is 1 + the id of the name
-	// that followed name id prev-1 last time (succ[0]: the first line).
-	// FreeSWITCH writes headers in a stable order, so a long-lived builder
-	// (a Reader's, a parse worker's) mostly confirms a guess with one
-	// comparison instead of hashing.
-	succ *[maxNames + 1]uint16
+	// succ, when set, predicts names: succ[prev] holds 1 + the ids of the
+	// two names that followed name id prev-1 most recently (succ[0]: the
+	// first line), the latest first. FreeSWITCH writes headers in a stable
+	// order, so a long-lived builder mostly confirms a guess with one
+	// comparison instead of finding the colon and hashing (on a capture of
+	// real calls: 95% first guesses, 4% second, 1.6% misses).
+	succ *[maxNames + 1][2]uint16
 }
 
-// predicting gives the builder a successor table (8 KiB).
-func (b *eventBuilder) predicting() *eventBuilder {
-	if b.succ == nil {
-		b.succ = new([maxNames + 1]uint16)
-	}
+// builders are the builders events are indexed with (each with its
+// successor table, 16 KiB), one per P in practice.
+var builders = sync.Pool{New: func() any {
+	return &eventBuilder{succ: new([maxNames + 1][2]uint16)}
+}}
+
+func getBuilder() *eventBuilder {
+	b := builders.Get().(*eventBuilder)
+	b.reset()
 	return b
+}
+
+func (b *eventBuilder) release() {
+	if cap(b.text) > 1<<20 {
+		b.text = nil
+	}
+	if cap(b.ents) > 1<<14 {
+		b.ents, b.idx = nil, nil
+	}
+	builders.Put(b)
 }
 
 func (b *eventBuilder) reset() {
@@ -279,128 +641,197 @@ func (b *eventBuilder) reset() {
 	b.hasInline = false
 }
 
-// name starts a header: an interned id, or the name itself in the text.
-func (b *eventBuilder) name(name []byte) uint16 {
-	id := names.intern(name)
+func (b *eventBuilder) add(name, value string) {
+	id := internT(names, name)
 	if id == inlineID {
 		b.text = putID(b.text, uint16(len(name)))
 		b.text = append(b.text, name...)
 		b.hasInline = true
 	}
-	return id
-}
-
-func (b *eventBuilder) add(name, value string) {
-	id := b.name([]byte(name))
 	b.text = append(b.text, value...)
 	b.ents = append(b.ents, entry{id, uint32(len(b.text))})
 }
 
-// finish appends the body and the index and builds the Event.
-func (b *eventBuilder) finish(body []byte) (*Event, error) {
-	if len(b.ents) == 0 {
-		return nil, ErrEmptyEvent
+// finish appends the body and the index and fills in e's compact form.
+func (b *eventBuilder) finish(e *Event, body string) error {
+	n := len(b.ents)
+	if n == 0 {
+		return ErrEmptyEvent
 	}
-	if uint64(len(b.text))+uint64(len(body))+6*uint64(len(b.ents)) > 1<<31-1 {
-		return nil, ErrEventTooLarge
+	if uint64(len(b.text))+uint64(len(body))+6*uint64(n) > maxEventLen {
+		return ErrEventTooLarge
 	}
-	e := &Event{nh: int32(len(b.ents)), body: int32(len(b.text)), hasInline: b.hasInline, nameI: -1, uuidI: -1, subI: -1}
-	b.text = append(b.text, body...)
-	ix := len(b.text)
+	e.nh, e.body, e.hasInline = int32(n), int32(len(b.text)), b.hasInline
+	e.nameI, e.uuidI, e.subI = -1, -1, -1
+	ix := len(b.text) + len(body)
 	e.ix = int32(ix)
 	e.wide = ix > 0xffff
 	es := 4
 	if e.wide {
 		es = 6
 	}
-	b.text = slices.Grow(b.text, es*len(b.ents))
+	if cap(b.idx) < es*n {
+		b.idx = make([]byte, es*n+es*n/4)
+	}
+	idx := b.idx[:es*n]
 	for i, en := range b.ents {
-		b.text = putID(b.text, en.id)
+		o := es * i
+		idx[o], idx[o+1] = byte(en.id), byte(en.id>>8)
 		if e.wide {
-			b.text = binary.LittleEndian.AppendUint32(b.text, en.end)
+			binary.LittleEndian.PutUint32(idx[o+2:], en.end)
 		} else {
-			b.text = binary.LittleEndian.AppendUint16(b.text, uint16(en.end))
+			idx[o+2], idx[o+3] = byte(en.end), byte(en.end>>8)
 		}
-		switch en.id {
-		case idEventName:
-			if e.nameI < 0 {
-				e.nameI = int32(i)
-			}
-		case idUniqueID:
-			if e.uuidI < 0 {
-				e.uuidI = int32(i)
-			}
-		case idEventSubclass:
-			if e.subI < 0 {
-				e.subI = int32(i)
-			}
-		}
-	}
-	e.s = string(b.text)
-	return e, nil
-}
-
-// parsePlain parses a text/event-plain body (it is only read).
-// Header values are url-decoded as FreeSWITCH's switch_url_decode does
-// (`%XX` only; `+` stays a plus). A line `Content-Length: N` followed by a
-// blank line introduces the inner body (N bytes, clamped to what is there).
-// Lines without a colon are skipped. '%' is searched once per stretch of
-// headers, not once per value.
-func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
-	if uint64(len(p)) > 1<<31-1 {
-		return nil, ErrEventTooLarge
-	}
-	b.reset()
-	if cap(b.text) < len(p) {
-		b.text = make([]byte, 0, len(p)+len(p)/4)
-	}
-	var body []byte
-	pos := 0
-	pct := -2 // position of the next '%' at or after the current value; -1 none; -2 unknown
-	prev := 0 // 1 + the id of the previous name (0: none), for b.succ
-	for pos < len(p) {
-		end, next := len(p), len(p)
-		if i := bytes.IndexByte(p[pos:], '\n'); i >= 0 {
-			end, next = pos+i, pos+i+1
-		}
-		if end > pos && p[end-1] == '\r' {
-			end--
-		}
-		if end == pos {
-			break // blank line: end of headers
-		}
-		col := bytes.IndexByte(p[pos:end], ':')
-		if col < 0 {
-			pos = next
-			continue
-		}
-		nameEnd := pos + col
-		vs := nameEnd + 1
-		if vs < end && p[vs] == ' ' {
-			vs++
-		}
-		var id uint16
-		if sc := b.succ; sc != nil {
-			// The names table only grows, and this goroutine saw cand
-			// published when it stored it: reading names.names[cand] is safe.
-			if g := sc[prev]; g != 0 {
-				cand := g - 1
-				if n := names.names[cand]; len(n) == nameEnd-pos && n == string(p[pos:nameEnd]) {
-					id = cand
-					goto known
+		if en.id <= idEventSubclass {
+			switch en.id {
+			case idEventName:
+				if e.nameI < 0 {
+					e.nameI = int32(i)
+				}
+			case idUniqueID:
+				if e.uuidI < 0 {
+					e.uuidI = int32(i)
+				}
+			case idEventSubclass:
+				if e.subI < 0 {
+					e.subI = int32(i)
 				}
 			}
-			id = names.intern(p[pos:nameEnd])
-			if id != inlineID {
-				sc[prev] = id + 1
-			}
-		} else {
-			id = names.intern(p[pos:nameEnd])
 		}
-	known:
+	}
+	// One allocation, not zeroed, written once.
+	var sb strings.Builder
+	sb.Grow(ix + es*n)
+	sb.Write(b.text)
+	sb.WriteString(body)
+	sb.Write(idx)
+	e.s = sb.String()
+	return nil
+}
+
+// parsePlain reads a text/event-plain body into the builder and returns its
+// inner body. Header values are url-decoded as FreeSWITCH's
+// switch_url_decode does (`%XX` only; `+` stays a plus). The first line
+// `Content-Length: N` followed by a blank line introduces the inner body (N
+// bytes, clamped to what is there); blank lines before it and lines without
+// a colon are skipped.
+//
+// The name of a line is mostly confirmed with one comparison (see succ);
+// its value is copied eight bytes at a time while looking for the end of
+// the line and for '%' in the same pass.
+func (b *eventBuilder) parsePlain(p string) (body string) {
+	b.reset()
+	if cap(b.text) < len(p)+16 {
+		b.text = make([]byte, 0, len(p)+len(p)/8+16)
+	}
+	d := b.text[:cap(b.text)]
+	w := 0
+	sc := b.succ
+	pos := 0
+	prev := 0 // 1 + the id of the previous name (0: none), for succ
+	for pos < len(p) {
+		var id uint16
+		nameEnd := -1
+		if sc != nil {
+			// The names table only grows, and this goroutine saw a guess
+			// published when it stored it: reading names.names[g-1] is safe.
+			guess := &sc[prev]
+			if g := guess[0]; g != 0 {
+				n := names.names[g-1]
+				if ne := pos + len(n); ne < len(p) && p[ne] == ':' && p[pos:ne] == n {
+					id, nameEnd = g-1, ne
+				} else if g := guess[1]; g != 0 {
+					n := names.names[g-1]
+					if ne := pos + len(n); ne < len(p) && p[ne] == ':' && p[pos:ne] == n {
+						id, nameEnd = g-1, ne
+						guess[0], guess[1] = guess[1], guess[0]
+					}
+				}
+			}
+		}
+		if nameEnd < 0 {
+			end, next := lineAt(p, pos)
+			col := strings.IndexByte(p[pos:end], ':')
+			if col < 0 {
+				pos = next // blank, or no colon: skipped
+				continue
+			}
+			nameEnd = pos + col
+			id = internT(names, p[pos:nameEnd])
+			if sc != nil && id != inlineID {
+				guess := &sc[prev]
+				guess[0], guess[1] = id+1, guess[0]
+			}
+		}
 		prev = 0
 		if id != inlineID {
 			prev = int(id) + 1
+		} else {
+			nl := nameEnd - pos
+			if w+2+nl+16 > len(d) {
+				d = slices.Grow(d[:w], 2+nl+len(p)-pos+16)
+				d = d[:cap(d)]
+			}
+			d[w], d[w+1] = byte(nl), byte(nl>>8)
+			w += 2 + copy(d[w+2:], p[pos:nameEnd])
+			b.hasInline = true
+		}
+		vs := nameEnd + 1
+		if vs < len(p) && p[vs] == ' ' {
+			vs++
+		}
+		// The value: copy up to the newline, decoding %XX on the way.
+		v0 := w
+		i := vs
+		for {
+			if i+8 <= len(p) {
+				if w+8 > len(d) {
+					d = slices.Grow(d[:w], len(p)-i+16)
+					d = d[:cap(d)]
+				}
+				x := le64(p, i)
+				binary.LittleEndian.PutUint64(d[w:], x)
+				y, z := x^nls, x^pcts
+				if m := ((y-lo)&^y | (z-lo)&^z) & hi; m == 0 {
+					w += 8
+					i += 8
+					continue
+				} else {
+					// Bytes before the first newline or '%' (the lowest
+					// flagged byte is exact).
+					k := bits.TrailingZeros64(m) / 8
+					w += k
+					i += k
+				}
+			}
+			if i >= len(p) {
+				break
+			}
+			c := p[i]
+			if c == '\n' {
+				break
+			}
+			if c == '%' && i+2 < len(p) {
+				if h, l := hexVal[p[i+1]], hexVal[p[i+2]]; h != 0xff && l != 0xff {
+					c = h<<4 | l
+					i += 2
+				}
+			}
+			if w >= len(d) {
+				d = slices.Grow(d[:w], len(p)-i+16)
+				d = d[:cap(d)]
+			}
+			d[w] = c
+			w++
+			i++
+		}
+		end, next := i, i
+		if i < len(p) {
+			next = i + 1
+		}
+		if end > vs && p[end-1] == '\r' {
+			end-- // the value's last byte is that '\r' (an escape ends in a digit)
+			w--
 		}
 		if id == idContentLength && blankAt(p, next) {
 			if n, ok := parseLen(p[vs:end]); ok {
@@ -408,42 +839,33 @@ func (b *eventBuilder) parsePlain(p []byte) (*Event, error) {
 				if n < int64(len(body)) {
 					body = body[:n]
 				}
-				break
+				b.text = d[:v0]
+				return body
 			}
 		}
-		if id == inlineID {
-			b.text = putID(b.text, uint16(nameEnd-pos))
-			b.text = append(b.text, p[pos:nameEnd]...)
-			b.hasInline = true
-		}
-		if pct == -2 || (pct >= 0 && pct < vs) {
-			pct = -1
-			if i := bytes.IndexByte(p[vs:], '%'); i >= 0 {
-				pct = vs + i
-			}
-		}
-		if pct >= 0 && pct < end {
-			b.text = appendDecoded(b.text, p[vs:end])
-		} else {
-			b.text = append(b.text, p[vs:end]...)
-		}
-		b.ents = append(b.ents, entry{id, uint32(len(b.text))})
+		b.ents = append(b.ents, entry{id, uint32(w)})
 		pos = next
 	}
-	return b.finish(body)
+	b.text = d[:w]
+	return ""
 }
+
+const (
+	nls  = 0x0a0a0a0a0a0a0a0a // "\n" x 8
+	pcts = 0x2525252525252525 // "%" x 8
+	lo   = 0x0101010101010101
+	hi   = 0x8080808080808080
+)
 
 // appendDecoded appends v url-decoded. Runs without '%' move eight bytes at
 // a time.
-func appendDecoded(dst, v []byte) []byte {
-	const pcts = 0x2525252525252525 // "%%%%%%%%"
-	const lo, hi = 0x0101010101010101, 0x8080808080808080
+func appendDecoded(dst []byte, v string) []byte {
 	dst = slices.Grow(dst, len(v)+8)
 	w := len(dst)
 	d := dst[:cap(dst)]
 	for i := 0; i < len(v); {
 		if i+8 <= len(v) {
-			x := binary.LittleEndian.Uint64(v[i:])
+			x := le64(v, i)
 			y := x ^ pcts
 			binary.LittleEndian.PutUint64(d[w:], x) // room: w-len(dst) <= i
 			if m := (y - lo) &^ y & hi; m == 0 {
@@ -486,14 +908,14 @@ var hexVal = func() (t [256]byte) {
 }()
 
 // blankAt reports whether p[pos:] starts with a blank line.
-func blankAt(p []byte, pos int) bool {
+func blankAt[T string | []byte](p T, pos int) bool {
 	if pos < len(p) && p[pos] == '\n' {
 		return true
 	}
 	return pos+1 < len(p) && p[pos] == '\r' && p[pos+1] == '\n'
 }
 
-func skipBlank(p []byte, pos int) int {
+func skipBlank[T string | []byte](p T, pos int) int {
 	if p[pos] == '\r' {
 		pos++
 	}
@@ -501,13 +923,20 @@ func skipBlank(p []byte, pos int) int {
 }
 
 // parseLen parses a decimal length (surrounding spaces allowed).
-func parseLen(v []byte) (int64, bool) {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 || len(v) > 18 {
+func parseLen[T string | []byte](v T) (int64, bool) {
+	i, j := 0, len(v)
+	for i < j && isSpace(v[i]) {
+		i++
+	}
+	for j > i && isSpace(v[j-1]) {
+		j--
+	}
+	if i == j || j-i > 18 {
 		return 0, false
 	}
 	var n int64
-	for _, c := range v {
+	for ; i < j; i++ {
+		c := v[i]
 		if c < '0' || c > '9' {
 			return 0, false
 		}
@@ -516,11 +945,16 @@ func parseLen(v []byte) (int64, bool) {
 	return n, true
 }
 
-// ParseEvent parses a text/event-plain body (url-encoded `Name: value` lines,
-// optionally followed by Content-Length and an inner body).
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
+}
+
+// ParseEvent makes an event of a text/event-plain body (url-encoded `Name:
+// value` lines, optionally followed by Content-Length and an inner body). It
+// copies plain once and reads only the first header line; headers are found
+// or indexed when they are asked for (see Event).
 func ParseEvent(plain []byte) (*Event, error) {
-	var b eventBuilder
-	return b.parsePlain(plain)
+	return newRawEvent(string(plain))
 }
 
 // ParseEventJSON parses a text/event-json body: one JSON object whose string
@@ -528,7 +962,8 @@ func ParseEvent(plain []byte) (*Event, error) {
 // body. Array values (FreeSWITCH's multi-value headers) are joined as
 // FreeSWITCH's plain format writes them: "ARRAY::a|:b".
 func ParseEventJSON(data []byte) (*Event, error) {
-	var b eventBuilder
+	b := getBuilder()
+	defer b.release()
 	return b.parseJSON(data)
 }
 
@@ -561,7 +996,17 @@ func (b *eventBuilder) parseJSON(data []byte) (*Event, error) {
 		}
 		b.add(key, val)
 	}
-	return b.finish([]byte(body))
+	return b.event(body)
+}
+
+// event makes a compact (already indexed) event of what the builder holds.
+func (b *eventBuilder) event(body string) (*Event, error) {
+	e := &Event{}
+	if err := b.finish(e, body); err != nil {
+		return nil, err
+	}
+	e.done.Store(true)
+	return e, nil
 }
 
 func jsonValue(raw json.RawMessage) string {
@@ -592,7 +1037,14 @@ func NewEvent(kv ...string) *Event { return NewEventWithBody("", kv...) }
 // NewEventWithBody is NewEvent with a body (e.g. a BACKGROUND_JOB result
 // "+OK <uuid>\n").
 func NewEventWithBody(body string, kv ...string) *Event {
-	var b eventBuilder
+	if len(kv) == 0 {
+		// An event with no headers (parsing refuses those).
+		e := &Event{nameI: -1, uuidI: -1, subI: -1, s: body, ix: int32(len(body))}
+		e.done.Store(true)
+		return e
+	}
+	b := getBuilder()
+	defer b.release()
 	for i := 0; i < len(kv); i += 2 {
 		v := ""
 		if i+1 < len(kv) {
@@ -600,11 +1052,7 @@ func NewEventWithBody(body string, kv ...string) *Event {
 		}
 		b.add(kv[i], v)
 	}
-	if len(b.ents) == 0 {
-		// An event with no headers (finish refuses those for parsing).
-		return &Event{nameI: -1, uuidI: -1, subI: -1, s: body, ix: int32(len(body))}
-	}
-	e, err := b.finish([]byte(body))
+	e, err := b.event(body)
 	if err != nil {
 		panic(err)
 	}
@@ -613,49 +1061,13 @@ func NewEventWithBody(body string, kv ...string) *Event {
 
 // ---- url encoding as FreeSWITCH does it ----
 
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// appendURLDecode appends v with `%XX` escapes decoded. Like FreeSWITCH's
-// switch_url_decode, `+` is not a space and a `%` not followed by two hex
-// digits is kept as is.
-func appendURLDecode(dst, v []byte) []byte {
-	for {
-		i := bytes.IndexByte(v, '%')
-		if i < 0 {
-			return append(dst, v...)
-		}
-		dst = append(dst, v[:i]...)
-		v = v[i:]
-		if len(v) >= 3 {
-			if h, ok := unhex(v[1]); ok {
-				if l, ok := unhex(v[2]); ok {
-					dst = append(dst, h<<4|l)
-					v = v[3:]
-					continue
-				}
-			}
-		}
-		dst = append(dst, '%')
-		v = v[1:]
-	}
-}
-
 // URLDecode decodes a FreeSWITCH url-encoded header value (`%XX`; `+` stays).
 func URLDecode(v string) string {
 	if strings.IndexByte(v, '%') < 0 {
 		return v
 	}
-	return string(appendURLDecode(nil, []byte(v)))
+	b := appendDecoded(make([]byte, 0, len(v)+8), v)
+	return unsafe.String(unsafe.SliceData(b), len(b)) // b is not used again
 }
 
 // urlUnsafe is FreeSWITCH's SWITCH_URL_UNSAFE set.

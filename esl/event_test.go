@@ -2,6 +2,7 @@ package esl
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -168,7 +169,9 @@ func TestEventsOfCaptures(t *testing.T) {
 		}
 		n++
 		wire += len(f.Body)
-		kept += ev.Size()
+		// Before indexing, accessors search the wire text.
+		raw, _ := ev.raw()
+		rawName, rawUUID, rawBody := ev.Name(), ev.UUID(), ev.Body()
 		// Reference parse with the standard library.
 		headers, body, _ := strings.Cut(string(f.Body), "\n\n")
 		i := 0
@@ -181,13 +184,25 @@ func TestEventsOfCaptures(t *testing.T) {
 			if gn != name || gv != URLDecode(val) {
 				t.Fatalf("event %d header %d: %q=%q want %q=%q", n, i, gn, gv, name, URLDecode(val))
 			}
+			if first, _ := ev.Lookup(name); first == gv {
+				if sv, ok := ev.scan(raw, name); !ok || sv != gv {
+					t.Fatalf("event %d: search for %q found %q %v, want %q", n, name, sv, ok, gv)
+				}
+			}
 			i++
 		}
 		if i != ev.Len() {
 			t.Fatalf("event %d: %d headers, want %d", n, ev.Len(), i)
 		}
+		if _, ok := ev.scan(raw, "variable_nope"); ok {
+			t.Fatal("search found a missing header")
+		}
+		kept += ev.Size()
 		if ev.Name() != ev.Get("Event-Name") || ev.UUID() != ev.Get("Unique-ID") {
 			t.Fatal("fast accessors disagree with Get")
+		}
+		if rawName != ev.Name() || rawUUID != ev.UUID() || rawBody != ev.Body() {
+			t.Fatal("accessors before and after indexing disagree")
 		}
 	}
 	if n != 3800 {
@@ -281,4 +296,36 @@ func BenchmarkLookup(b *testing.B) {
 	lookupOnce.Do(func() {
 		fmt.Printf("bench: esl_get_late_and_missing_ns %.0f ns (%d headers)\n", per, ev.Len())
 	})
+}
+
+// An event answers the same whether it searches its wire text (before it is
+// indexed) or its index, on the edges of the format.
+func TestSearchMatchesIndex(t *testing.T) {
+	for _, plain := range []string{
+		"Event-Name: X\nA: 1\n\n",
+		"Event-Name: X\r\nA: 1\r\nB:\r\nC: \r\n\r\n",
+		"A: 1\n\nB: 2\n\n",                            // blank lines are skipped until the body
+		"A: 1\nContent-Length: 5\n\nB: 2\nC: 3",       // the body's lines are not headers
+		"A: 1\nContent-Length: x\n\nB: 2\n",           // not a length: a header
+		"A: 1\nContent-Length: 3\nB: 2\n\n",           // not followed by a blank line: a header
+		"Content-Length: 3\n\nabc\n",                  // no header at all (refused)
+		"A: %41%4\nA: second\nAA: x\nBA: y\n:empty\n", // escapes, duplicates, suffixes, an empty name
+		"X-Content-Length: 1\nContent-Length: 2\r\n\r\nhi",
+		"Event-Name: CUSTOM%20X\nEvent-Subclass: a::b\nUnique-ID: u\nno colon\nZ: z",
+	} {
+		data := []byte(plain)
+		ev, err := ParseEvent(data)
+		if err != nil {
+			if !errors.Is(err, ErrEmptyEvent) {
+				t.Errorf("%q: %v", plain, err)
+			}
+			continue
+		}
+		ev.Len()
+		checkSearchMatchesIndex(t, data, ev)
+	}
+	ev, _ := ParseEvent([]byte("A: 1\n\nB: 2\n\n"))
+	if ev.Get("B") != "2" || ev.Len() != 2 {
+		t.Fatal("a blank line before the body ends nothing")
+	}
 }

@@ -2,8 +2,10 @@ package esl
 
 import (
 	"encoding/binary"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Header names are interned in one process-wide table: FreeSWITCH uses a few
@@ -45,7 +47,7 @@ var names = func() *nameTable {
 
 // nameHash mixes the length and the first and last 8 bytes: header names are
 // short and differ at their ends.
-func nameHash[T string | []byte](b T) uint32 {
+func nameHash(b string) uint32 {
 	n := len(b)
 	var x uint64
 	if n >= 8 {
@@ -60,20 +62,20 @@ func nameHash[T string | []byte](b T) uint32 {
 	return uint32(x >> 32)
 }
 
-func le64[T string | []byte](b T, i int) uint64 {
-	_ = b[i+7]
-	return uint64(b[i]) | uint64(b[i+1])<<8 | uint64(b[i+2])<<16 | uint64(b[i+3])<<24 |
-		uint64(b[i+4])<<32 | uint64(b[i+5])<<40 | uint64(b[i+6])<<48 | uint64(b[i+7])<<56
+func le64(b string, i int) uint64 {
+	b = b[i : i+8] // one bounds check; the loads combine into one
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 // find returns the id of name, or false.
-func find[T string | []byte](t *nameTable, name T) (uint16, bool) {
+func find(t *nameTable, name string) (uint16, bool) {
 	for i := nameHash(name) & (nameSlots - 1); ; i = (i + 1) & (nameSlots - 1) {
 		s := t.slots[i].Load()
 		if s == 0 {
 			return 0, false
 		}
-		if n := t.names[s-1]; len(n) == len(name) && n == string(name) {
+		if n := t.names[s-1]; len(n) == len(name) && n == name {
 			return uint16(s - 1), true
 		}
 	}
@@ -81,6 +83,11 @@ func find[T string | []byte](t *nameTable, name T) (uint16, bool) {
 
 // intern returns the id of name, adding it if there is room, else inlineID.
 func (t *nameTable) intern(name []byte) uint16 {
+	return internT(t, unsafe.String(unsafe.SliceData(name), len(name))) // not kept: internT clones
+}
+
+// internT is intern for a string.
+func internT(t *nameTable, name string) uint16 {
 	if id, ok := find(t, name); ok {
 		return id
 	}
@@ -96,7 +103,7 @@ func (t *nameTable) intern(name []byte) uint16 {
 	if id >= maxNames {
 		return inlineID
 	}
-	t.names[id] = string(name)
+	t.names[id] = strings.Clone(name) // never a piece of an event
 	i := nameHash(name) & (nameSlots - 1)
 	for t.slots[i].Load() != 0 {
 		i = (i + 1) & (nameSlots - 1)

@@ -36,7 +36,7 @@ func TestInlineNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ev.hasInline || ev.Len() != 4 || ev.Name() != "CUSTOM" || ev.UUID() != "u" {
+	if ev.Len() != 4 || !ev.hasInline || ev.Name() != "CUSTOM" || ev.UUID() != "u" {
 		t.Fatalf("inline event: %v", ev)
 	}
 	if ev.Get(long) != "a b" || ev.Get(long+"2") != "c" || ev.Get(long+"3") != "" {

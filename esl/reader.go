@@ -80,16 +80,16 @@ func (f *Frame) lookup(name string) []byte {
 	return nil
 }
 
-// Event parses the frame's body as an event (text/event-plain or
-// text/event-json). The event owns its memory: it stays valid after the next
-// ReadFrame.
+// Event makes an event of the frame's body (text/event-plain or
+// text/event-json). The event owns its memory (one copy of the body): it
+// stays valid after the next ReadFrame. A plain event is indexed lazily (see
+// Event).
 func (f *Frame) Event() (*Event, error) {
-	b := &f.rd.eb
 	switch f.ContentType {
 	case TypeEventPlain:
-		return b.predicting().parsePlain(f.Body)
+		return newRawEvent(string(f.Body))
 	case TypeEventJSON:
-		return b.parseJSON(f.Body)
+		return ParseEventJSON(f.Body)
 	}
 	return nil, fmt.Errorf("esl: %q frame is not an event", f.ContentType)
 }
@@ -113,13 +113,6 @@ type Reader struct {
 
 	frame Frame
 	ps    parseState
-	eb    eventBuilder
-
-	// rotate, when set, replaces the buffer instead of compacting it: it is
-	// given the old buffer (nil at first) and returns one of at least size
-	// bytes. The connection's pipeline uses it so that frames handed to parse
-	// workers stay valid while the socket is read further.
-	rotate func(old []byte, size int) []byte
 }
 
 // NewReader returns a Reader on rd with a 256 KiB buffer (allocated on the
@@ -306,12 +299,6 @@ func (r *Reader) fill(need int) error {
 	if r.rerr != nil {
 		return r.eofErr()
 	}
-	if r.rotate != nil {
-		if err := r.rotateIfNeeded(need); err != nil {
-			return err
-		}
-		return r.read()
-	}
 	if r.buf == nil {
 		r.buf = make([]byte, r.size)
 	}
@@ -339,35 +326,6 @@ func (r *Reader) fill(need int) error {
 		r.buf = nb
 	}
 	return r.read()
-}
-
-// rotateIfNeeded moves to a fresh buffer from r.rotate when the current one
-// has too little room: bytes before r.r may still be in use by whoever took
-// the frames, so they are never overwritten. The partial frame is copied
-// over (the only copy a split frame costs); buffers grow by doubling as data
-// arrives, never to an announced length.
-func (r *Reader) rotateIfNeeded(need int) error {
-	keep := r.w - r.r
-	lowWater := min(minRead, r.size/4)
-	size := max(r.size, 2*keep, keep+lowWater)
-	if r.buf != nil && len(r.buf)-r.w >= lowWater {
-		// Room to read into. Move early only if the pending frame does not
-		// fit here but will fit in the new buffer.
-		if need <= 0 || r.r+need <= len(r.buf) || need > size {
-			return nil
-		}
-	}
-	limit := r.maxFrame() + maxHeaderBlock
-	if size > limit {
-		size = limit
-		if keep >= limit {
-			return fmt.Errorf("%w: more than %d bytes without a complete frame", ErrFrameTooLarge, limit)
-		}
-	}
-	nb := r.rotate(r.buf, size)
-	copy(nb, r.buf[r.r:r.w])
-	r.buf, r.r, r.w = nb, 0, keep
-	return nil
 }
 
 // read reads once into the free tail of the buffer.
