@@ -3,6 +3,7 @@ package models
 import (
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // extras holds headers a session saw in older events: values copied into one
@@ -18,8 +19,26 @@ type extras struct {
 
 // xent is one carried header. If id has inlineName set, the low bits are the
 // name's length and the name precedes the value at off; otherwise id is a
-// nameTable id and the value is at off.
-type xent struct{ id, off, vlen uint32 }
+// nameTable id and the value is at off. src is the name's id in the events'
+// own process-wide table (see idEvent), or noSrc.
+type xent struct {
+	id, off, vlen uint32
+	src           uint16
+}
+
+// idEvent is implemented by events whose header names are interned
+// process-wide as small ids (*esl.Event): equal ids mean equal names, in any
+// two events, except noSrc. Comparing two events' name sets then costs a
+// bitmap, not a string comparison per header, and no value is touched.
+type idEvent interface {
+	AppendNameIDs(dst []uint16) []uint16
+	Header(i int) (name, value string)
+	Lookup(name string) (string, bool)
+}
+
+// noSrc is the id an idEvent gives a name it could not intern (esl's
+// InlineNameID): such names are compared as strings.
+const noSrc = 0xFFFF
 
 const inlineName = 1 << 31
 
@@ -70,6 +89,13 @@ type nameSet struct {
 	fillFn, visitFn func(n, v string) bool
 
 	cur int // cursor of the walk over the previous event
+
+	// For carryIDs: the name ids of the new and the old event, the ids of
+	// the headers to carry, and a set of ids: id is in it when
+	// mark[id] == gen (a new set is a new gen, nothing to clear).
+	nids, oids, srcs []uint16
+	mark             []uint32
+	gen              uint32
 }
 
 // hashName is a cheap hash of a header name: its length and four of its
@@ -211,6 +237,7 @@ func (ns *nameSet) release() {
 	clear(ns.add)
 	ns.names, ns.add = ns.names[:0], ns.add[:0]
 	ns.vals, ns.ids = ns.vals[:0], ns.ids[:0]
+	ns.nids, ns.oids, ns.srcs = ns.nids[:0], ns.oids[:0], ns.srcs[:0]
 	setPool.Put(ns)
 }
 
@@ -261,6 +288,156 @@ func (s *Session) carry(ns *nameSet, old Event) {
 	if old != nil {
 		old.Range(ns.visitFn)
 	}
+	ns.srcs, ns.ids = ns.srcs[:0], ns.ids[:0]
+	for i := 0; i < len(ns.add); i += 2 {
+		ns.srcs = append(ns.srcs, noSrc)
+		ns.ids = append(ns.ids, ourID(ns.add[i]))
+	}
+	s.rebuild(ns, kept)
+}
+
+// carryIDs is carry for two idEvents: the new event's name ids go into a
+// set, each header of old whose id is not in it is missing from ev, and
+// an extras entry is shadowed when its id is. When old's names are a
+// subsequence of ev's (FreeSWITCH writes headers in a stable order, and a
+// channel's next event mostly has all the headers of the last) and nothing
+// is carried yet, there is nothing to do. It reports false (nothing done)
+// when ev has a name without an id.
+func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
+	ns.nids = ev.AppendNameIDs(ns.nids[:0])
+	ns.oids = old.AppendNameIDs(ns.oids[:0])
+	if len(s.extras.ents) == 0 && subsequence(ns.oids, ns.nids) {
+		return true
+	}
+	top := uint16(0)
+	for _, id := range ns.nids {
+		if id == noSrc {
+			return false
+		}
+		top = max(top, id)
+	}
+	for _, id := range ns.oids {
+		if id != noSrc {
+			top = max(top, id)
+		}
+	}
+	for _, e := range s.extras.ents {
+		if e.src != noSrc {
+			top = max(top, e.src)
+		}
+	}
+	if len(ns.mark) <= int(top) {
+		ns.mark = make([]uint32, int(top)+1+int(top)/4)
+		ns.gen = 0
+	}
+	if ns.gen++; ns.gen == 0 {
+		clear(ns.mark)
+		ns.gen = 1
+	}
+	mark, gen := ns.mark, ns.gen
+	for _, id := range ns.nids {
+		mark[id] = gen
+	}
+	has := func(id uint16) bool { return mark[id] == gen }
+
+	x := &s.extras
+	keep := ns.vals[:0] // 1 keep, 0 drop
+	kept := 0
+	for i := range x.ents {
+		var shadowed bool
+		if src := x.ents[i].src; src != noSrc {
+			shadowed = has(src)
+		} else {
+			n, _ := x.at(i)
+			_, shadowed = ev.Lookup(n)
+		}
+		if shadowed {
+			keep = append(keep, 0)
+		} else {
+			keep = append(keep, 1)
+			kept++
+		}
+	}
+	ns.vals = keep
+
+	// The headers of old that ev lacks (the first of each name).
+	add, srcs, ids := ns.add[:0], ns.srcs[:0], ns.ids[:0]
+	for i, id := range ns.oids {
+		if id == noSrc {
+			n, v := old.Header(i)
+			if _, ok := ev.Lookup(n); !ok {
+				add, srcs, ids = append(add, n, v), append(srcs, noSrc), append(ids, ourID(n))
+			}
+			continue
+		}
+		if has(id) {
+			continue
+		}
+		mark[id] = gen // later duplicates are not carried
+		n, v := old.Header(i)
+		add, srcs, ids = append(add, n, v), append(srcs, id), append(ids, srcID(id, n))
+	}
+	ns.add, ns.srcs, ns.ids = add, srcs, ids
+	s.rebuild(ns, kept)
+	return true
+}
+
+// subsequence reports whether the ids of a appear in b in the same order
+// (no id unknown).
+func subsequence(a, b []uint16) bool {
+	j := 0
+	for _, id := range a {
+		if id == noSrc {
+			return false
+		}
+		for j < len(b) && b[j] != id {
+			j++
+		}
+		if j == len(b) {
+			return false
+		}
+		j++
+	}
+	return true
+}
+
+// srcIDs caches, for an idEvent's name id, 1 + our nameTable id of the name
+// (0: not known yet), so carrying a header costs no map lookup. The ids of
+// *esl.Event are below 4096 (its table's size); larger ones are not cached.
+var srcIDs [4096]atomic.Uint32
+
+// srcID returns the xent id for name n, whose idEvent id is src.
+func srcID(src uint16, n string) uint32 {
+	if int(src) < len(srcIDs) {
+		if v := srcIDs[src].Load(); v != 0 {
+			return v - 1
+		}
+	}
+	id, ok := nameID(n)
+	if !ok {
+		return inlineName | uint32(len(n))
+	}
+	if int(src) < len(srcIDs) {
+		srcIDs[src].Store(id + 1)
+	}
+	return id
+}
+
+// ourID returns the xent id for name n.
+func ourID(n string) uint32 {
+	id, ok := nameID(n)
+	if !ok {
+		return inlineName | uint32(len(n))
+	}
+	return id
+}
+
+// rebuild applies what carry decided: the extras entries marked in ns.vals
+// are kept, and the headers in ns.add (name, value pairs, with their xent ids
+// in ns.ids and their idEvent ids in ns.srcs) are added.
+func (s *Session) rebuild(ns *nameSet, kept int) {
+	x := &s.extras
+	keep := ns.vals
 	add := ns.add
 	if kept == len(x.ents) && len(add) == 0 {
 		return // nothing changes
@@ -280,17 +457,13 @@ func (s *Session) carry(ns *nameSet, old Event) {
 			}
 		}
 	}
-	ids := ns.ids[:0]
-	for i := 0; i < len(add); i += 2 {
+	ids := ns.ids
+	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
 		total += len(add[i+1])
-		id, ok := nameID(add[i])
-		if !ok {
-			id = inlineName | uint32(len(add[i]))
+		if ids[k]&inlineName != 0 {
 			total += len(add[i])
 		}
-		ids = append(ids, id)
 	}
-	ns.ids = ids
 	ents := make([]xent, 0, kept+len(ids))
 	var b strings.Builder
 	b.Grow(total)
@@ -304,7 +477,7 @@ func (s *Session) carry(ns *nameSet, old Event) {
 		} else {
 			b.WriteString(x.buf[e.off : e.off+e.vlen])
 		}
-		ents = append(ents, xent{id: e.id, off: off, vlen: e.vlen})
+		ents = append(ents, xent{id: e.id, off: off, vlen: e.vlen, src: e.src})
 	}
 	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
 		n, v := add[i], add[i+1]
@@ -313,7 +486,7 @@ func (s *Session) carry(ns *nameSet, old Event) {
 			b.WriteString(n)
 		}
 		b.WriteString(v)
-		ents = append(ents, xent{id: ids[k], off: off, vlen: uint32(len(v))})
+		ents = append(ents, xent{id: ids[k], off: off, vlen: uint32(len(v)), src: ns.srcs[k]})
 	}
 	*x = extras{buf: b.String(), ents: ents}
 }

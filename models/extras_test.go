@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/models"
 	"github.com/switchlua/switchlua/models/modelstest"
 )
@@ -52,50 +54,86 @@ func TestExtrasCarriedAndDropped(t *testing.T) {
 }
 
 // Random event sequences (headers appearing, disappearing, reordered,
-// changing value) against a reference map where
-// every event's headers overwrite the previous values.
+// changing value, now and then twice in one event) against a reference map
+// where every event's headers overwrite the previous values. The events are
+// modelstest events, esl events (whose name ids take carryIDs' path: indexed
+// ones, and ones parsed from the wire and indexed on demand) or a mix; with
+// inline, names do not fit the name tables (models' and, for some, esl's).
 func TestExtrasMatchesReference(t *testing.T) {
-	for _, inline := range []bool{false, true} {
-		t.Run(fmt.Sprint("inline=", inline), func(t *testing.T) {
-			if inline {
-				defer models.LimitNames()()
-			}
-			r := rand.New(rand.NewPCG(1, uint64(len(fmt.Sprint(inline)))))
-			vocab := make([]string, 40)
-			for i := range vocab {
-				vocab[i] = fmt.Sprintf("variable_h%d_%v", i, inline)
-			}
-			for seq := 0; seq < 200; seq++ {
-				ref := map[string]string{}
-				var s *models.Session
-				for step := 0; step < 30; step++ {
-					kv := []string{"Event-Name", "CHANNEL_STATE", "Unique-ID", "u1"}
-					perm := r.Perm(len(vocab))
-					if r.IntN(4) > 0 { // mostly FreeSWITCH's stable order
-						slices.Sort(perm)
+	for _, kind := range []string{"modelstest", "esl", "mixed"} {
+		for _, inline := range []bool{false, true} {
+			t.Run(fmt.Sprint(kind, "/inline=", inline), func(t *testing.T) {
+				if inline {
+					defer models.LimitNames()()
+				}
+				r := rand.New(rand.NewPCG(1, uint64(len(fmt.Sprint(kind, inline)))))
+				vocab := make([]string, 40)
+				for i := range vocab {
+					vocab[i] = fmt.Sprintf("variable_h%d_%v", i, inline)
+					if inline && i%5 == 0 {
+						vocab[i] += strings.Repeat("x", 300) // too long for esl's table
 					}
-					for _, i := range perm[:r.IntN(len(vocab))] {
-						kv = append(kv, vocab[i], fmt.Sprint(r.IntN(3)))
+				}
+				mk := func(kv []string) models.Event {
+					k := kind
+					if k == "mixed" {
+						k = []string{"modelstest", "esl", "raw"}[r.IntN(3)]
+					} else if k == "esl" && r.IntN(2) == 0 {
+						k = "raw"
 					}
-					e := modelstest.NewEvent(kv...)
-					for i := 0; i < len(kv); i += 2 {
-						ref[kv[i]] = kv[i+1]
+					switch k {
+					case "esl":
+						return esl.NewEvent(kv...)
+					case "raw":
+						e, err := esl.ParseEvent(esl.NewEvent(kv...).AppendPlain(nil))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return e
 					}
-					if s == nil {
-						s = models.NewSession(e, "n", nil)
-					} else {
-						s.Update(e)
-					}
-					for _, h := range append(vocab, "Event-Name", "Unique-ID") {
-						want, wok := ref[h]
-						got, ok := s.Lookup(h)
-						if got != want || ok != wok {
-							t.Fatalf("seq %d step %d: Lookup(%s) = %q,%v want %q,%v", seq, step, h, got, ok, want, wok)
+					return modelstest.NewEvent(kv...)
+				}
+				for seq := 0; seq < 150; seq++ {
+					ref := map[string]string{}
+					var s *models.Session
+					for step := 0; step < 30; step++ {
+						kv := []string{"Event-Name", "CHANNEL_STATE", "Unique-ID", "u1"}
+						perm := r.Perm(len(vocab))
+						if r.IntN(4) > 0 { // mostly FreeSWITCH's stable order
+							slices.Sort(perm)
+						}
+						for _, i := range perm[:r.IntN(len(vocab))] {
+							// Values are never empty: the plain format writes
+							// "" as _undef_.
+							kv = append(kv, vocab[i], fmt.Sprint(1+r.IntN(3)))
+							if r.IntN(20) == 0 {
+								kv = append(kv, vocab[i], "dup")
+							}
+						}
+						e := mk(kv)
+						seen := map[string]bool{}
+						for i := 0; i < len(kv); i += 2 {
+							if !seen[kv[i]] { // the first of a name wins
+								seen[kv[i]] = true
+								ref[kv[i]] = kv[i+1]
+							}
+						}
+						if s == nil {
+							s = models.NewSession(e, "n", nil)
+						} else {
+							s.Update(e)
+						}
+						for _, h := range append(vocab, "Event-Name", "Unique-ID") {
+							want, wok := ref[h]
+							got, ok := s.Lookup(h)
+							if got != want || ok != wok {
+								t.Fatalf("seq %d step %d: Lookup(%.40s) = %q,%v want %q,%v", seq, step, h, got, ok, want, wok)
+							}
 						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 

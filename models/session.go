@@ -87,6 +87,14 @@ func (s *Session) Update(ev Event) {
 		return
 	}
 	ns := setPool.Get().(*nameSet)
+	if ie, ok := ev.(idEvent); ok {
+		if oe, ok := old.(idEvent); ok && s.carryIDs(ns, ie, oe) {
+			s.latest = ev
+			ns.release()
+			s.apply(ev, nil)
+			return
+		}
+	}
 	ns.fill(ev)
 	s.carry(ns, old)
 	s.latest = ev
