@@ -1,9 +1,11 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,5 +47,50 @@ func TestServe(t *testing.T) {
 	}
 	if strings.Contains(r.stdout+r.stderr, tg.Password) && tg.Password != "ClueCon" {
 		t.Errorf("the password was printed")
+	}
+}
+
+// TestServeRouter configures the built-in Router on the command line as its
+// doc comment says (a route whose key is a Lua pattern) and calls 1234: the
+// Router bridges it to the route's destination with the capture put in
+// (sofia/internal/234@...), where a second route sends the call on to the
+// Router's built-in echo, which answers; so the call to 1234 is answered
+// and bridged. It needs the simulator: a real FreeSWITCH's internal profile
+// would not park the routed leg.
+func TestServeRouter(t *testing.T) {
+	tg := fstest.Start(t)
+	sim := tg.RequireSim(t)
+	internal := net.JoinHostPort(sim.Config().SIPIP, strconv.Itoa(sim.Config().InternalPort))
+	spec := "router:^1(%d%d%d)$=sofia/internal/%1@" + internal + ":^234$=sofia/internal/echo@" + internal
+	p := startBin(t, []string{"SWITCHLUA_PASSWORD=" + tg.Password}, "serve", "--script", spec, "--host", tg.Addr, "--no-reload")
+	p.waitStderr(t, 10*time.Second, "msg=serving")
+
+	ctx := ctxT(t, 15*time.Second)
+	c := tg.Dial(t, esl.Options{})
+	rec := fstest.Record(c)
+	if err := c.Subscribe(ctx, "CHANNEL_EXECUTE", "CHANNEL_BRIDGE"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.API(ctx, "originate {originate_timeout=10}"+tg.Dest("1234")+" &park()")
+	if err != nil || !strings.HasPrefix(out, "+OK") {
+		t.Fatalf("originate to 1234: %q, %v\n%s", out, err, p.result())
+	}
+	bridgeTo := func(dest string) func(*esl.Event) bool {
+		return func(ev *esl.Event) bool {
+			return ev.Name() == "CHANNEL_EXECUTE" && ev.Get("Application") == "bridge" && ev.Get("Application-Data") == dest
+		}
+	}
+	ev := rec.Find(t, 5*time.Second, "the bridge of the call to 1234", bridgeTo("sofia/internal/234@"+internal))
+	if n := ev.Get("Caller-Destination-Number"); n != "1234" {
+		t.Errorf("bridge to 234 ran on a leg to %q, want 1234", n)
+	}
+	rec.Find(t, 5*time.Second, "the bridge of the routed leg to echo", bridgeTo("sofia/internal/echo@"+internal))
+	rec.Find(t, 5*time.Second, "the call to 1234 bridged", func(ev *esl.Event) bool {
+		return ev.Name() == "CHANNEL_BRIDGE" && ev.Get("Caller-Destination-Number") == "1234"
+	})
+	_, _ = c.API(ctx, "hupall NORMAL_CLEARING")
+	p.signal(t, syscall.SIGINT)
+	if r := p.wait(t, 5*time.Second); r.code != 0 {
+		t.Fatalf("serve after SIGINT: exit %d\n%s", r.code, r)
 	}
 }

@@ -9,7 +9,9 @@
 // to a .lua file or a built-in app name ("toneplay", case-insensitive),
 // followed by `:key=value` options. `weight=N` sets the app's share of
 // originated calls, `app=ID` names the app (scripts with the same ID compose
-// in the order given), any other pair reaches setup(ctx) as ctx.args. The app
+// in the order given), any other pair reaches setup(ctx) as ctx.args (a key
+// is a name, or a Lua pattern starting with ^ as the Router's routes:
+// `router:^1(%d%d%d)$=sofia/internal/%1@pbx`). The app
 // id defaults to the file's base name without .lua, or the built-in's name.
 // A path whose folders hold `=` or `:key=` (/tmp/x=1/a.lua) works: the whole
 // argument, then the longest part before an option, is tried as an existing

@@ -19,9 +19,16 @@ import (
 //	a.lua:greeting=hi:n=2        ctx.args = {greeting = "hi", n = "2"} in setup(ctx)
 //	a.lua:app=ivr b.lua:app=ivr  two scripts composed (in that order) under app id "ivr"
 //
+//	router:^1(%d%d%d)$=sofia/internal/%1@pbx:5060
+//	                             ctx.args = {["^1(%d%d%d)$"] = "sofia/internal/%1@pbx:5060"}
+//
 // The first field is a path to a `.lua` file or a built-in app name; each
 // following `:k=v` pair is an option. `weight` and `app` are the manager's;
-// every other key reaches setup(ctx) as ctx.args[k].
+// every other key reaches setup(ctx) as ctx.args[k]. A key is a name
+// (letters, digits, '_', '-', '.') or a Lua pattern that starts with '^'
+// (any characters but ':', '=' and blanks), as the Router's routes. A ':'
+// that does not start such a `key=` belongs to the value before it, so
+// values may hold SIP URIs (`url=sip:1000@pbx:5060;transport=tcp`).
 type Spec struct {
 	// Arg is the argument as given.
 	Arg string
@@ -175,9 +182,25 @@ func pathLike(src string) bool {
 	return err == nil
 }
 
-// optionAt reports whether s starts with `key=` (key: letters, digits, '_',
-// '-', '.').
+// optionAt reports whether s starts with `key=`. A key is either a name
+// (letters, digits, '_', '-', '.') or a Lua pattern anchored with '^', as
+// the built-in Router's routes (`^1(%d%d%d)$`), which may hold any
+// character but ':', '=' and blanks. Any other ':' belongs to the path or
+// the value before it: no part of a SIP URI or dial string after a ':'
+// starts with '^', so `dest=sip:1000@pbx:5060;transport=tcp` stays one
+// value.
 func optionAt(s string) bool {
+	if strings.HasPrefix(s, "^") {
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '=':
+				return true
+			case ':', ' ', '\t', '\n', '\r':
+				return false
+			}
+		}
+		return false
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {

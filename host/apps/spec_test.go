@@ -80,6 +80,16 @@ func TestParseSpec(t *testing.T) {
 		{arg: "calls.lua:app=a b", err: "only letters"},
 		{arg: "calls.lua:app=", err: "empty app id"},
 		{arg: "calls.lua: =v", err: "is not a file or app name"},
+		// Lua pattern keys (the Router's routes) start with '^'.
+		{arg: "router:^1(%d%d%d)$=sofia/internal/%1@pbx", builtin: "router", app: "router", weight: 1,
+			args: map[string]string{"^1(%d%d%d)$": "sofia/internal/%1@pbx"}},
+		{arg: "Router:^1(%d%d%d)$=sofia/internal/%1@pbx:5060:^(%d+)#$=sip:%1@[::1]:5080;transport=tcp:weight=2", builtin: "router", app: "router", weight: 2, wset: true,
+			args: map[string]string{"^1(%d%d%d)$": "sofia/internal/%1@pbx:5060", "^(%d+)#$": "sip:%1@[::1]:5080;transport=tcp"}},
+		{arg: "calls.lua:^.*$=x:n=1", path: "calls.lua", app: "calls", weight: 1, args: map[string]string{"^.*$": "x", "n": "1"}},
+		// A ':' inside a value stays there unless a name or a '^' key follows.
+		{arg: "calls.lua:url=sip:1000@pbx:5060;transport=tcp", path: "calls.lua", app: "calls", weight: 1,
+			args: map[string]string{"url": "sip:1000@pbx:5060;transport=tcp"}},
+		{arg: "calls.lua:url=a:^x y=1", path: "calls.lua", app: "calls", weight: 1, args: map[string]string{"url": "a:^x y=1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {
