@@ -27,7 +27,8 @@ type CallMetric struct {
 	// FailedCalls, ActiveSessions and Erlangs are copied from the row.
 	FailedCalls, ActiveSessions, Erlangs int64
 	// CallRate is 1 / (this caller_create - the previous one), in calls/s,
-	// clipped at MaxCallRate; NaN for the first call.
+	// clipped at MaxCallRate; NaN for the first call and for a row without
+	// caller_create.
 	CallRate float64
 	// AvgCallRate is the mean of the last AvgCallRateWindow call rates.
 	AvgCallRate float64
@@ -46,8 +47,11 @@ const MaxCallRate = 1000
 const AvgCallRateWindow = 100
 
 // CallMetrics computes switchio's call_metrics from rows: the rows are sorted
-// by caller_create (calls whose caller_create is unknown go last, as pandas
-// sorts NaN) and one CallMetric is returned per row in that order.
+// by caller_create and one CallMetric is returned per row in that order. A
+// row without caller_create (an originate that failed before any channel
+// existed: only its job is known) takes its place by job_launch instead, so
+// such failures sit among the calls offered at the same time rather than
+// all at the end; rows with neither go last, as pandas sorts NaN.
 //
 // Where this differs from switchio (switchio/apps/measure/cdr.py):
 //   - SeizureFailRate divides by the number of rows; switchio divides by
@@ -57,8 +61,13 @@ const AvgCallRateWindow = 100
 //     AvgCallRateWindow calls, so it exists from the second call on;
 //     pandas' rolling(100).mean() is NaN for the first 100 calls (switchio's
 //     own "why so many NaN?" comment).
-//   - A rate between two calls with an unknown caller_create is NaN rather
-//     than a huge bogus value.
+//   - The job-only rows above: switchio has no rows for them. Their CallRate
+//     is NaN, and the next call's rate is measured from the last call that
+//     has a caller_create (a rate between two creation times, never a
+//     huge bogus value from a missing one).
+//   - job_launch is switchlua's clock and caller_create FreeSWITCH's; on a
+//     remote node with a skewed clock the job-only rows are placed by the
+//     skewed time.
 //
 // The sign conventions are switchio's and are right for our legs: the caller
 // is the outbound leg switchlua originates and the callee the inbound leg at
@@ -69,11 +78,11 @@ func CallMetrics(rows []Row) []CallMetric {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool {
-		ca, cb := rows[idx[a]].CallerCreate, rows[idx[b]].CallerCreate
-		if ca <= 0 || cb <= 0 {
-			return ca > 0 && cb <= 0 // known before unknown
+		ta, tb := sortTime(&rows[idx[a]]), sortTime(&rows[idx[b]])
+		if ta <= 0 || tb <= 0 {
+			return ta > 0 && tb <= 0 // known before unknown
 		}
-		return ca < cb
+		return ta < tb
 	})
 	out := make([]CallMetric, len(rows))
 	nan := math.NaN()
@@ -82,6 +91,7 @@ func CallMetrics(rows []Row) []CallMetric {
 	var ring [AvgCallRateWindow]float64
 	var sum float64
 	var valid int
+	var prevCreate float64 // the last caller_create seen, 0: none yet
 	for k, i := range idx {
 		r := &rows[i]
 		m := &out[k]
@@ -94,13 +104,14 @@ func CallMetrics(rows []Row) []CallMetric {
 		m.FailedCalls, m.ActiveSessions, m.Erlangs = r.FailedCalls, r.ActiveSessions, r.Erlangs
 
 		m.CallRate = nan
-		if k > 0 {
-			if d := diff(r.CallerCreate, rows[idx[k-1]].CallerCreate); d == d {
+		if r.CallerCreate > 0 {
+			if d := diff(r.CallerCreate, prevCreate); d == d {
 				m.CallRate = MaxCallRate
 				if d > 0 {
 					m.CallRate = math.Min(1/d, MaxCallRate)
 				}
 			}
+			prevCreate = r.CallerCreate
 		}
 		// rolling mean over the window, skipping NaNs
 		slot := k % AvgCallRateWindow
@@ -124,6 +135,18 @@ func CallMetrics(rows []Row) []CallMetric {
 		m.AnswerSeizureRatio = 1 - m.SeizureFailRate
 	}
 	return out
+}
+
+// sortTime is when a row's call was offered, for ordering: caller_create,
+// else job_launch, else 0 (unknown).
+func sortTime(r *Row) float64 {
+	if r.CallerCreate > 0 {
+		return r.CallerCreate
+	}
+	if r.JobLaunch > 0 {
+		return r.JobLaunch
+	}
+	return 0
 }
 
 // diff is a - b, or NaN when either is unknown (0).

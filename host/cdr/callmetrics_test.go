@@ -1,7 +1,9 @@
 package cdr
 
 import (
+	"fmt"
 	"math"
+	"sort"
 	"testing"
 )
 
@@ -112,5 +114,75 @@ func TestCallMetricsRollingWindow(t *testing.T) {
 func TestCallMetricsEmpty(t *testing.T) {
 	if m := CallMetrics(nil); len(m) != 0 {
 		t.Fatalf("got %d metrics for no rows", len(m))
+	}
+}
+
+// TestCallMetricsJobOnlyRows: originates that failed before any channel
+// existed have only job_launch. As a run writes them (at once, while the
+// answered calls' rows come a call duration later), sorting them last made
+// the plot's failed_calls line drop at the end and ramp up again; by
+// job_launch they sit among the calls offered at the same time, and the
+// call rate stays that of the created calls.
+func TestCallMetricsJobOnlyRows(t *testing.T) {
+	// 100 offers at 10 cps; every 10th fails at once with no channel, the
+	// others are created 5 ms after their launch and end 1 s later.
+	type ended struct {
+		at float64
+		r  Row
+	}
+	var evs []ended
+	t0 := 1763800000.0
+	for i := range 100 {
+		launch := t0 + float64(i)/10
+		if i%10 == 3 {
+			evs = append(evs, ended{launch + 0.001, Row{HangupCause: "USER_BUSY", JobLaunch: launch, CallUUID: fmt.Sprint(i)}})
+			continue
+		}
+		c := launch + 0.005
+		evs = append(evs, ended{c + 1, Row{HangupCause: NormalClearing, JobLaunch: launch, CallerCreate: c,
+			CallerAnswer: c + 0.02, CallerHangup: c + 1, CallUUID: fmt.Sprint(i)}})
+	}
+	sort.Slice(evs, func(a, b int) bool { return evs[a].at < evs[b].at })
+	rows := make([]Row, len(evs))
+	failed := int64(0)
+	for k, e := range evs { // file order: the order calls ended
+		if e.r.HangupCause != NormalClearing {
+			failed++
+		}
+		e.r.FailedCalls = failed
+		rows[k] = e.r
+	}
+	m := CallMetrics(rows)
+	prev := 0.0
+	for k := range m {
+		r := rows[m[k].HangupIndex]
+		if want := fmt.Sprint(k); r.CallUUID != want {
+			t.Fatalf("position %d holds call %s, want %s (offer order)", k, r.CallUUID, want)
+		}
+		if st := sortTime(&r); st < prev {
+			t.Fatalf("position %d: time %v before %v", k, st, prev)
+		}
+		prev = sortTime(&r)
+		if r.CallerCreate == 0 {
+			if !math.IsNaN(m[k].CallRate) {
+				t.Errorf("position %d (job only): call_rate %v, want NaN", k, m[k].CallRate)
+			}
+			continue
+		}
+		// created calls: 10 cps, or 5 cps across a job-only failure
+		if k > 0 && !(math.Abs(m[k].CallRate-10) < 1e-3 || math.Abs(m[k].CallRate-5) < 1e-3) {
+			t.Errorf("position %d: call_rate %v, want 10 (or 5 after a failed offer)", k, m[k].CallRate)
+		}
+	}
+	// failed_calls never falls by more than the few failures of one call
+	// duration (10 offers) from one position to the next, and the last
+	// ten positions are not all failures.
+	for k := 1; k < len(m); k++ {
+		if m[k].FailedCalls < m[k-1].FailedCalls-2 {
+			t.Errorf("failed_calls drops from %d to %d at position %d", m[k-1].FailedCalls, m[k].FailedCalls, k)
+		}
+	}
+	if m[len(m)-1].HangupCause != NormalClearing {
+		t.Errorf("the last position is a job-only failure: %+v", m[len(m)-1])
 	}
 }

@@ -47,6 +47,8 @@ type Summary struct {
 	cdrRows          int64
 	cdrRowsOverride  bool
 	durationOverride bool
+	leftUp           int64
+	leftUpAnswered   int64
 }
 
 // NewSummary returns a Summary whose run starts now.
@@ -132,6 +134,17 @@ func (s *Summary) Concurrent(n int64) {
 	s.mu.Unlock()
 }
 
+// LeftUp accounts for the calls still in progress when the run ends (after
+// a Ctrl-C whose hangups did not complete in time, or calls the app keeps up
+// with noautohangup): n calls, of which answered were answered. They have no
+// CDR row; they count in Report.Answered and Report.CallsLeftUp. Calling it
+// again replaces the previous figures.
+func (s *Summary) LeftUp(n, answered int64) {
+	s.mu.Lock()
+	s.leftUp, s.leftUpAnswered = max(n, 0), max(answered, 0)
+	s.mu.Unlock()
+}
+
 // ScriptError counts one Lua callback error.
 func (s *Summary) ScriptError() {
 	s.mu.Lock()
@@ -211,7 +224,8 @@ type Latency struct {
 type Report struct {
 	// Offered is the number of originates sent.
 	Offered int64 `json:"offered"`
-	// Answered is the number of calls whose caller leg was answered.
+	// Answered is the number of calls whose caller leg was answered: those
+	// with a CDR row, plus the answered calls left up (see CallsLeftUp).
 	Answered int64 `json:"answered"`
 	// Failed is the number of calls not answered or not ended with
 	// NORMAL_CLEARING (switchio's rule).
@@ -221,11 +235,13 @@ type Report struct {
 	// AchievedCPS is the offered calls per second, measured between the
 	// first and the last offer (N offers over T seconds give (N-1)/T).
 	AchievedCPS float64 `json:"achieved_cps"`
-	// PeakConcurrent is the most calls in progress at once.
+	// PeakConcurrent is the most calls in progress at once: the largest of
+	// the rows' erlangs and the counts given to Summary.Concurrent (the
+	// Originator's peak, which also covers calls that never got a row).
 	PeakConcurrent int64 `json:"peak_concurrent"`
 	// SetupLatencyMS are percentiles of caller_answer - caller_create over
-	// answered calls, in ms (linear interpolation between samples, as numpy
-	// and pandas do); all 0 when no call was answered.
+	// the answered calls with a CDR row, in ms (linear interpolation between
+	// samples, as numpy and pandas do); all 0 when there is none.
 	SetupLatencyMS Latency `json:"setup_latency_ms"`
 	// CDRRows is the number of CDR rows recorded.
 	CDRRows int64 `json:"cdr_rows"`
@@ -235,6 +251,10 @@ type Report struct {
 	Reloads int64 `json:"reloads"`
 	// DurationS is the run's length in seconds.
 	DurationS float64 `json:"duration_s"`
+	// CallsLeftUp is the number of calls still in progress when the run
+	// ended (Summary.LeftUp): they have no CDR row; the answered ones count
+	// in Answered, none counts in Failed.
+	CallsLeftUp int64 `json:"calls_left_up"`
 }
 
 // Report computes the summary now. It sorts a copy of the latency samples,
@@ -247,7 +267,7 @@ func (s *Summary) Report() Report {
 	}
 	r := Report{
 		Offered:        s.offered,
-		Answered:       s.answered,
+		Answered:       s.answered + s.leftUpAnswered,
 		Failed:         s.failed,
 		FailedByCause:  make(map[string]int64, len(s.failedByCause)),
 		AchievedCPS:    s.cpsLocked(),
@@ -256,6 +276,7 @@ func (s *Summary) Report() Report {
 		ScriptErrors:   s.scriptErrors,
 		Reloads:        s.reloads,
 		DurationS:      math.Max(0, end.Sub(s.start).Seconds()),
+		CallsLeftUp:    s.leftUp,
 	}
 	for c, n := range s.failedByCause {
 		r.FailedByCause[c] = n
@@ -338,5 +359,8 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "script errors\t%d\n", r.ScriptErrors)
 	fmt.Fprintf(tw, "reloads\t%d\n", r.Reloads)
 	fmt.Fprintf(tw, "duration s\t%.1f\n", r.DurationS)
+	if r.CallsLeftUp > 0 {
+		fmt.Fprintf(tw, "calls left up\t%d\t(still in progress at exit: no CDR row; answered ones count above)\n", r.CallsLeftUp)
+	}
 	return tw.Flush()
 }

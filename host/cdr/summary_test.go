@@ -76,7 +76,7 @@ func TestSummaryJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"achieved_cps", "answered", "cdr_rows", "duration_s", "failed", "failed_by_cause",
+	want := []string{"achieved_cps", "answered", "calls_left_up", "cdr_rows", "duration_s", "failed", "failed_by_cause",
 		"offered", "peak_concurrent", "reloads", "script_errors", "setup_latency_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v\nwant %v", keys, want)
@@ -128,6 +128,35 @@ func TestSummaryTable(t *testing.T) {
 		} else if j != col {
 			t.Fatalf("line %q: value at %d, want %d:\n%s", line, j, col, out)
 		}
+	}
+}
+
+// TestSummaryLeftUp: a run whose calls never ended (a node that died with
+// every call up) still reports what was answered and the peak, from the
+// Originator's counts.
+func TestSummaryLeftUp(t *testing.T) {
+	start := time.Unix(1763800000, 0)
+	s := NewSummaryAt(start)
+	for i := range 100 {
+		s.Offered(start.Add(time.Duration(i) * 10 * time.Millisecond))
+	}
+	s.CallEnded(answeredRow(1763800000, 5, 3))
+	s.Concurrent(97)
+	s.LeftUp(99, 93)
+	r := s.Report()
+	if r.Answered != 94 || r.PeakConcurrent != 97 || r.CallsLeftUp != 99 || r.Failed != 0 || r.CDRRows != 1 {
+		t.Errorf("report %+v: want answered 94 (1 row + 93 left up), peak 97, calls_left_up 99, failed 0, 1 row", r)
+	}
+	var b bytes.Buffer
+	_ = r.WriteTable(&b)
+	if !strings.Contains(b.String(), "calls left up") || !strings.Contains(b.String(), "99") {
+		t.Errorf("the table does not show the calls left up:\n%s", b.String())
+	}
+	s.LeftUp(0, 0)
+	b.Reset()
+	_ = s.Report().WriteTable(&b)
+	if strings.Contains(b.String(), "calls left up") {
+		t.Errorf("no call left up, yet the table says so:\n%s", b.String())
 	}
 }
 

@@ -6,7 +6,8 @@
 //  3. call rate and its rolling mean, in calls/s.
 //
 // The x axis is the call index, calls sorted by creation time, as switchio
-// plots them. `switchlua plot FILE -o out.png` is [File].
+// plots them; an originate that failed before any channel existed takes its
+// place by the time its job was launched (see cdr.CallMetrics). `switchlua plot FILE -o out.png` is [File].
 package plot
 
 import (

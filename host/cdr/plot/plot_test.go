@@ -37,6 +37,21 @@ func run(n int) []cdr.Row {
 	return rows
 }
 
+// jobOnly turns every 13th row into an originate that failed before any
+// channel existed (only job_launch known), in the order a run writes them:
+// at once, ahead of the answered calls that ended later.
+func jobOnly(rows []cdr.Row) []cdr.Row {
+	var failed, ok []cdr.Row
+	for i, r := range rows {
+		if i%13 == 0 {
+			failed = append(failed, cdr.Row{HangupCause: "USER_BUSY", JobLaunch: r.JobLaunch, FailedCalls: r.FailedCalls})
+			continue
+		}
+		ok = append(ok, r)
+	}
+	return append(failed, ok...)
+}
+
 func TestRenderPNG(t *testing.T) {
 	tests := []struct {
 		name string
@@ -47,6 +62,7 @@ func TestRenderPNG(t *testing.T) {
 		{"one row", run(1), Options{}, 1600, 1200},
 		{"small run", run(200), Options{Title: "small", Width: 800, Height: 600}, 800, 600},
 		{"decimated", run(20000), Options{Width: 800, Height: 600, MaxPoints: 500}, 800, 600},
+		{"job-only failures", jobOnly(run(300)), Options{Width: 800, Height: 600}, 800, 600},
 		{"only failures", []cdr.Row{{HangupCause: "USER_BUSY", JobLaunch: 1}, {HangupCause: "USER_BUSY"}},
 			Options{Width: 640, Height: 480}, 640, 480},
 	}
