@@ -600,8 +600,11 @@ type entry struct {
 // buffers it reuses, then copies them into the event's one string.
 type eventBuilder struct {
 	text      []byte
-	ents      []entry
-	idx       []byte // the index, as finish lays it out
+	idx       []byte  // the index as the event keeps it: 4-byte entries (narrow)
+	ents      []entry // the index when a value ends past 64 KiB (wide)
+	wide      bool
+	n         int32    // headers
+	special   [3]int32 // header numbers of Event-Name, Unique-ID, Event-Subclass (-1: none)
 	hasInline bool
 
 	// succ, when set, predicts names: succ[prev] holds 1 + the ids of the
@@ -629,7 +632,7 @@ func (b *eventBuilder) release() {
 	if cap(b.text) > 1<<20 {
 		b.text = nil
 	}
-	if cap(b.ents) > 1<<14 {
+	if cap(b.idx) > 1<<16 || cap(b.ents) > 1<<14 {
 		b.ents, b.idx = nil, nil
 	}
 	builders.Put(b)
@@ -637,8 +640,32 @@ func (b *eventBuilder) release() {
 
 func (b *eventBuilder) reset() {
 	b.text = b.text[:0]
+	b.idx = b.idx[:0]
 	b.ents = b.ents[:0]
+	b.wide = false
+	b.n = 0
+	b.special = [3]int32{-1, -1, -1}
 	b.hasInline = false
+}
+
+// entry records header b.n: name id and the end of its value in b.text.
+func (b *eventBuilder) entry(id uint16, end int) {
+	if id <= idEventSubclass && b.special[id] < 0 {
+		b.special[id] = b.n
+	}
+	b.n++
+	if !b.wide {
+		if end <= 0xffff {
+			b.idx = append(b.idx, byte(id), byte(id>>8), byte(end), byte(end>>8))
+			return
+		}
+		// A value ends past 64 KiB: 4-byte ends from now on.
+		b.wide = true
+		for o := 0; o < len(b.idx); o += 4 {
+			b.ents = append(b.ents, entry{uint16(b.idx[o]) | uint16(b.idx[o+1])<<8, uint32(b.idx[o+2]) | uint32(b.idx[o+3])<<8})
+		}
+	}
+	b.ents = append(b.ents, entry{id, uint32(end)})
 }
 
 func (b *eventBuilder) add(name, value string) {
@@ -649,12 +676,12 @@ func (b *eventBuilder) add(name, value string) {
 		b.hasInline = true
 	}
 	b.text = append(b.text, value...)
-	b.ents = append(b.ents, entry{id, uint32(len(b.text))})
+	b.entry(id, len(b.text))
 }
 
 // finish appends the body and the index and fills in e's compact form.
 func (b *eventBuilder) finish(e *Event, body string) error {
-	n := len(b.ents)
+	n := int(b.n)
 	if n == 0 {
 		return ErrEmptyEvent
 	}
@@ -662,46 +689,23 @@ func (b *eventBuilder) finish(e *Event, body string) error {
 		return ErrEventTooLarge
 	}
 	e.nh, e.body, e.hasInline = int32(n), int32(len(b.text)), b.hasInline
-	e.nameI, e.uuidI, e.subI = -1, -1, -1
+	e.nameI, e.uuidI, e.subI = b.special[idEventName], b.special[idUniqueID], b.special[idEventSubclass]
 	ix := len(b.text) + len(body)
 	e.ix = int32(ix)
-	e.wide = ix > 0xffff
-	es := 4
-	if e.wide {
-		es = 6
-	}
-	if cap(b.idx) < es*n {
-		b.idx = make([]byte, es*n+es*n/4)
-	}
-	idx := b.idx[:es*n]
-	for i, en := range b.ents {
-		o := es * i
-		idx[o], idx[o+1] = byte(en.id), byte(en.id>>8)
-		if e.wide {
+	e.wide = b.wide
+	idx := b.idx
+	if b.wide {
+		idx = slices.Grow(idx[:0], 6*n)[:6*n]
+		for i, en := range b.ents {
+			o := 6 * i
+			idx[o], idx[o+1] = byte(en.id), byte(en.id>>8)
 			binary.LittleEndian.PutUint32(idx[o+2:], en.end)
-		} else {
-			idx[o+2], idx[o+3] = byte(en.end), byte(en.end>>8)
 		}
-		if en.id <= idEventSubclass {
-			switch en.id {
-			case idEventName:
-				if e.nameI < 0 {
-					e.nameI = int32(i)
-				}
-			case idUniqueID:
-				if e.uuidI < 0 {
-					e.uuidI = int32(i)
-				}
-			case idEventSubclass:
-				if e.subI < 0 {
-					e.subI = int32(i)
-				}
-			}
-		}
+		b.idx = idx
 	}
 	// One allocation, not zeroed, written once.
 	var sb strings.Builder
-	sb.Grow(ix + es*n)
+	sb.Grow(ix + len(idx))
 	sb.Write(b.text)
 	sb.WriteString(body)
 	sb.Write(idx)
@@ -843,7 +847,15 @@ func (b *eventBuilder) parsePlain(p string) (body string) {
 				return body
 			}
 		}
-		b.ents = append(b.ents, entry{id, uint32(w)})
+		if !b.wide && w <= 0xffff {
+			if id <= idEventSubclass && b.special[id] < 0 {
+				b.special[id] = b.n
+			}
+			b.n++
+			b.idx = append(b.idx, byte(id), byte(id>>8), byte(w), byte(w>>8))
+		} else {
+			b.entry(id, w)
+		}
 		pos = next
 	}
 	b.text = d[:w]
