@@ -19,13 +19,11 @@ func (o *Originator) onCallEnd(e host.CallEnd) {
 		o.mu.Unlock()
 		return // not ours
 	}
-	delete(o.calls, e.Key)
-	c.ended = true
-	o.mu.Unlock()
-	if e.Answered && !c.answered {
-		c.answered = true
-		o.answered.Add(1)
+	if e.Answered {
+		o.answerLocked(c)
 	}
+	o.endLocked(c)
+	o.mu.Unlock()
 	cause := e.Cause
 	if cause == "" {
 		cause = "UNKNOWN"
@@ -36,54 +34,70 @@ func (o *Originator) onCallEnd(e host.CallEnd) {
 	o.finish(c, failed, cause, r)
 }
 
+// answerLocked counts c answered (once). Called with o.mu held.
+func (o *Originator) answerLocked(c *call) {
+	if c.answered {
+		return
+	}
+	c.answered = true
+	o.answered.Add(1)
+	if !c.ended {
+		o.upAnswered.Add(1)
+	}
+}
+
+// endLocked removes c from the calls in progress: the caller then
+// finishes it. Called with o.mu held, for a call not ended yet.
+func (o *Originator) endLocked(c *call) {
+	delete(o.calls, c.key)
+	c.ended = true
+	if c.answered {
+		o.upAnswered.Add(-1)
+	}
+}
+
 // onJob runs on a Listener goroutine when a bgapi job completes: for our
-// originates, a success arms the call's hangup; a failure with no channel
-// ends the call.
+// originates, a success counts the call answered (its hangup deadline was
+// set when it was offered); a failure with no channel ends the call.
 func (o *Originator) onJob(j *models.Job, s *models.Session) {
 	if j.SessUUID == "" {
 		return
 	}
 	o.mu.Lock()
 	c := o.calls[j.SessUUID]
+	if c != nil && j.Successful() {
+		o.answerLocked(c)
+		if s != nil {
+			c.times = s.Times // kept for a row if the call is lost
+		}
+	}
 	o.mu.Unlock()
 	if c == nil {
 		return
 	}
 	l := c.node.l
 	if j.Successful() {
-		if !c.answered {
-			c.answered = true
-			o.answered.Add(1)
-		}
 		if s == nil || s.Hungup {
 			return
 		}
 		if o.killing.Load() {
-			kill(l, s.UUID)
-			return
-		}
-		if d := o.Duration(); d >= 0 {
-			o.addDeadline(c, c.offered.Add(d))
+			kill(l, s.UUID, cdr.NormalClearing)
 		}
 		return
 	}
 	if l.Call(j.SessUUID) != nil {
 		// Its channels are up (a far end that refused, a job lost with the
 		// connection while the call goes on): the call's end counts it, and
-		// it gets the same deadline as an answered call so it cannot stay
-		// up for ever.
+		// its deadline (set at the offer) ends it if nothing else does.
 		if o.killing.Load() {
 			o.killOne(c)
-		} else if d := o.Duration(); d >= 0 {
-			o.addDeadline(c, c.offered.Add(d))
 		}
 		return
 	}
 	o.mu.Lock()
 	mine := !c.ended
 	if mine {
-		delete(o.calls, c.key)
-		c.ended = true
+		o.endLocked(c)
 	}
 	o.mu.Unlock()
 	if !mine {
@@ -158,27 +172,53 @@ func (o *Originator) appID(c *call) string {
 	return c.app
 }
 
-// kill hangs up a leg (on its Listener's goroutine or any other).
-func kill(l *host.Listener, uuid string) {
-	l.API("uuid_kill "+uuid+" NORMAL_CLEARING", nil)
+// Hangup causes of the Originator's kills of a leg not answered yet.
+const (
+	// causeDeadline ends a call whose duration ran out before it was
+	// answered: FreeSWITCH's cause for a call that used up its allotted
+	// time (sched_hangup's default), so failed_by_cause tells these
+	// apart from the far end's NO_ANSWER.
+	causeDeadline = "ALLOTTED_TIMEOUT"
+	// causeStop ends a call not answered yet at Stop(hangup): we cancel it.
+	causeStop = "ORIGINATOR_CANCEL"
+)
+
+// kill hangs up a leg with cause (on its Listener's goroutine or any other).
+func kill(l *host.Listener, uuid, cause string) {
+	l.API("uuid_kill "+uuid+" "+cause, nil)
 }
 
-// killCalls hangs up each live call of cs on nd, unless (with checkAuto) the
+// killCalls hangs up each call of cs on nd, unless (at the deadline) the
 // app set call.vars.noautohangup. It runs on nd's Listener goroutine: it
 // kills the first leg still up, which for our calls is the outbound leg
-// (FreeSWITCH then hangs up the far end).
-func killCalls(nd *node, cs []*call, checkAuto bool) {
+// (FreeSWITCH then hangs up the far end); an answered leg with
+// NORMAL_CLEARING, one not answered yet with unanswered (causeDeadline or
+// causeStop). A call whose legs the host does not know (yet: the
+// originate is still in progress, or its events were lost) is killed by
+// its key, the outbound leg's origination_uuid, so that every call we
+// offered ends by its deadline; a kill of a channel that does not exist
+// does nothing.
+func killCalls(nd *node, cs []*call, atDeadline bool) {
+	unanswered := causeStop
+	if atDeadline {
+		unanswered = causeDeadline
+	}
 	for _, c := range cs {
 		mc := nd.l.Call(c.key)
 		if mc == nil {
+			kill(nd.l, c.key, unanswered)
 			continue
 		}
-		if checkAuto && noAutoHangup(mc.Vars) {
+		if atDeadline && noAutoHangup(mc.Vars) {
 			continue
 		}
 		for _, s := range mc.Sessions {
 			if !s.Hungup {
-				kill(nd.l, s.UUID)
+				cause := unanswered
+				if s.Answered {
+					cause = cdr.NormalClearing
+				}
+				kill(nd.l, s.UUID, cause)
 				break
 			}
 		}

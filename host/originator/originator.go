@@ -58,6 +58,9 @@ const (
 	// max_sessions` the node set-up applies (switchio sets both to 10000).
 	MinSPS         = 10000
 	MinMaxSessions = 10000
+	// DefaultLostAfter is the least time a node's connection stays down
+	// before its calls are given up (see Config.LostAfter).
+	DefaultLostAfter = 10 * time.Second
 )
 
 // spsSettle is how long Attach waits after raising a node's sps, for
@@ -81,7 +84,9 @@ type Config struct {
 	// Limit is the most calls in progress at once, in erlangs (default 1).
 	Limit int
 	// Duration is how long a call lasts from its originate before the
-	// Originator hangs it up. 0: automatic, Limit/Rate + AutoDurationOffset
+	// Originator hangs it up, answered or not: every call offered is gone
+	// by its offer time plus Duration, unless its app set
+	// call.vars.noautohangup. 0: automatic, Limit/Rate + AutoDurationOffset
 	// (recomputed when the rate or limit changes); negative: never (the app
 	// hangs up).
 	Duration time.Duration
@@ -105,6 +110,15 @@ type Config struct {
 	Vars map[string]string
 	// OriginateTimeout is originate_timeout (default 60 s).
 	OriginateTimeout time.Duration
+
+	// LostAfter is how long a node's connection may stay down before the
+	// node counts as lost: its calls in progress end at once as failed with
+	// host.CauseLostConnection (one row each, with what was known of them;
+	// their channels are killed if the node comes back) and
+	// NodeCounts.Lost is set until it reconnects. 0: DefaultLostAfter or
+	// the call duration, whichever is longer (a node back within a call's
+	// duration ends its calls as usual); negative: never.
+	LostAfter time.Duration
 
 	// NodeLimits caps the calls in progress on a node (by its address as
 	// given to the Pool), besides max_sessions/2.
@@ -173,6 +187,7 @@ type Originator struct {
 	hq  deadlines
 
 	active, peak, offered, answered, failed, ended atomic.Int64
+	upAnswered                                     atomic.Int64 // answered calls not ended
 	firstOffer, lastOffer                          atomic.Int64 // unix ns
 	missed                                         atomic.Int64 // offers the pacer gave up after stalls
 
@@ -194,8 +209,11 @@ type node struct {
 	connected atomic.Bool
 	dead      atomic.Bool // its Listener is closed
 	left      atomic.Bool // its Listener left the pool (Pool.Remove): no new calls
-	sps, maxS int         // the set-up it got (joining nodes)
-	orphans   []string    // uuids to kill once connected (guarded by Originator.mu)
+	lost      atomic.Bool // down longer than LostAfter (until it reconnects)
+	lostCalls atomic.Int64
+	downSince time.Time // when its connection went down (the goroutine's)
+	sps, maxS int       // the set-up it got (joining nodes)
+	orphans   []string  // uuids to kill once connected (guarded by Originator.mu)
 }
 
 // call is one call of ours, from its originate to its end.
@@ -204,10 +222,11 @@ type call struct {
 	node     *node
 	app      string
 	offered  time.Time
-	erlangs  int64 // calls in progress (ours, this one included) when offered
-	sessions int64 // sessions on the pool's nodes when offered (sampled)
-	answered bool  // the originate job succeeded (Listener goroutine only)
-	ended    bool  // guarded by Originator.mu
+	erlangs  int64        // calls in progress (ours, this one included) when offered
+	sessions int64        // sessions on the pool's nodes when offered (sampled)
+	answered bool         // the originate job succeeded; guarded by Originator.mu
+	ended    bool         // guarded by Originator.mu
+	times    models.Times // the outbound leg's, at answer; guarded by Originator.mu
 }
 
 // New returns an Originator in state INITIAL. It errs only on an invalid
@@ -470,7 +489,7 @@ func (o *Originator) SetLimit(n int) {
 	o.poke()
 }
 
-// SetDuration changes the duration of calls answered from now on (0:
+// SetDuration changes the duration of calls offered from now on (0:
 // automatic, negative: no hangup).
 func (o *Originator) SetDuration(d time.Duration) {
 	o.cfgMu.Lock()
@@ -523,7 +542,8 @@ type Counts struct {
 
 	// Active calls are in progress: from the originate to the destruction
 	// of the last leg (or to the failure of a channel-less originate).
-	Active int64
+	// ActiveAnswered of them were answered (their originate succeeded).
+	Active, ActiveAnswered int64
 	// Peak is the most calls in progress at once so far.
 	Peak int64
 	// Offered counts originates sent; Answered originates that succeeded
@@ -553,6 +573,11 @@ type NodeCounts struct {
 	Active    int64
 	Peak      int64
 	Offered   int64
+	// Lost reports that the node's connection has been down longer than
+	// Config.LostAfter (or its Listener was closed): its calls were given
+	// up, LostCalls of them so far (host.CauseLostConnection).
+	Lost      bool
+	LostCalls int64
 }
 
 // Counts returns a snapshot of the counters.
@@ -569,6 +594,7 @@ func (o *Originator) Counts() Counts {
 	c.Active, c.Peak = o.active.Load(), o.peak.Load()
 	c.Offered, c.Answered = o.offered.Load(), o.answered.Load()
 	c.Active = min(c.Active, c.Offered)
+	c.ActiveAnswered = min(max(o.upAnswered.Load(), 0), c.Active)
 	c.Ended, c.Failed, c.Missed = o.ended.Load(), o.failed.Load(), o.missed.Load()
 	now := time.Now()
 	o.mu.Lock()
@@ -584,6 +610,8 @@ func (o *Originator) Counts() Counts {
 			Capacity: nd.capacity.Load(), Active: nd.active.Load(), Peak: nd.peak.Load(),
 		}
 		nc.Offered = nd.offered.Load() // after Active and Peak, as above
+		nc.Lost = nd.lost.Load() || nd.dead.Load()
+		nc.LostCalls = nd.lostCalls.Load()
 		nc.Active = min(nc.Active, nc.Offered)
 		c.Nodes = append(c.Nodes, nc)
 	}

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/switchlua/switchlua/host"
+	"github.com/switchlua/switchlua/models"
 )
 
 const (
@@ -202,6 +203,10 @@ func (o *Originator) offer(nd *node) {
 		o.firstOffer.Store(ns)
 	}
 	o.lastOffer.Store(ns)
+	if d := o.Duration(); d >= 0 {
+		// Every call we offer is gone by its deadline, answered or not.
+		o.addDeadline(c, c.offered.Add(d))
+	}
 	if o.cfg.OnOffer != nil {
 		o.cfg.OnOffer(Offer{Node: nd.name, UUID: c.key, App: app, Time: c.offered})
 	}
@@ -209,9 +214,11 @@ func (o *Originator) offer(nd *node) {
 
 // housekeep follows the pool's membership (see syncNodes), samples the
 // nodes and the offered rate; it gives up the calls of a node whose
-// Listener was closed (no event can end them any more).
+// Listener was closed, or whose connection stayed down longer than
+// LostAfter (no event can end them while it is away).
 func (o *Originator) housekeep(now time.Time) {
 	o.syncNodes(now)
+	lostAfter := o.lostAfter()
 	for _, nd := range o.nodes {
 		select {
 		case <-nd.l.Done():
@@ -222,7 +229,7 @@ func (o *Originator) housekeep(now time.Time) {
 		}
 		if nd.dead.Load() {
 			if nd.active.Load() > 0 {
-				o.abandon(nd)
+				o.abandon(nd, false)
 			}
 			continue
 		}
@@ -232,13 +239,31 @@ func (o *Originator) housekeep(now time.Time) {
 		sessions, _ := nd.l.Active()
 		nd.connected.Store(connected)
 		nd.sessions.Store(int64(sessions))
-		if connected {
-			o.mu.Lock()
-			n := len(nd.orphans)
-			o.mu.Unlock()
-			if n > 0 {
-				o.killOrphans(nd)
+		if !connected {
+			if nd.downSince.IsZero() {
+				nd.downSince = now
 			}
+			if down := now.Sub(nd.downSince); lostAfter >= 0 && down >= lostAfter {
+				if !nd.lost.Swap(true) {
+					o.log.Warn("node lost: no connection; its calls are counted lost",
+						"node", nd.name, "down_for", down.Round(time.Millisecond).String(),
+						"calls", nd.active.Load(), "cause", host.CauseLostConnection)
+				}
+				if nd.active.Load() > 0 {
+					o.abandon(nd, true)
+				}
+			}
+			continue
+		}
+		nd.downSince = time.Time{}
+		if nd.lost.Swap(false) {
+			o.log.Info("lost node reconnected; calls go to it again", "node", nd.name)
+		}
+		o.mu.Lock()
+		n := len(nd.orphans)
+		o.mu.Unlock()
+		if n > 0 {
+			o.killOrphans(nd)
 		}
 	}
 	o.mu.Lock()
@@ -246,20 +271,49 @@ func (o *Originator) housekeep(now time.Time) {
 	o.mu.Unlock()
 }
 
-// abandon ends the calls of a closed node with host.CauseLostConnection.
-func (o *Originator) abandon(nd *node) {
-	var gone []*call
+// lostAfter is Config.LostAfter with its default: the longer of
+// DefaultLostAfter and the call duration.
+func (o *Originator) lostAfter() time.Duration {
+	if d := o.cfg.LostAfter; d != 0 {
+		return d
+	}
+	return max(DefaultLostAfter, o.Duration())
+}
+
+// abandon ends the calls of a node that is gone (closed, or lost: down
+// longer than LostAfter) as failed with host.CauseLostConnection. Each gets
+// a row with what the Originator knew: its offer (job_launch), and for an
+// answered call the outbound leg's create and answer times, so it counts as
+// answered and in the setup latency. A lost node's calls are killed by uuid
+// if it comes back.
+func (o *Originator) abandon(nd *node, orphan bool) {
+	type gone struct {
+		c     *call
+		times models.Times
+		ans   bool
+	}
+	var gs []gone
 	o.mu.Lock()
-	for k, c := range o.calls {
+	for _, c := range o.calls {
 		if c.node == nd {
-			delete(o.calls, k)
-			c.ended = true
-			gone = append(gone, c)
+			gs = append(gs, gone{c, c.times, c.answered})
+			o.endLocked(c)
+			if orphan {
+				nd.orphans = append(nd.orphans, c.key)
+			}
 		}
 	}
 	o.mu.Unlock()
-	for _, c := range gone {
-		o.finish(c, true, host.CauseLostConnection,
-			JobRow(o.appID(c), host.CauseLostConnection, c.offered, nd.name, c.key))
+	nd.lostCalls.Add(int64(len(gs)))
+	for _, g := range gs {
+		r := JobRow(o.appID(g.c), host.CauseLostConnection, g.c.offered, nd.name, g.c.key)
+		if g.ans {
+			r.CallerCreate = secs(g.times.Create)
+			r.CallerAnswer = secs(g.times.Answer)
+			r.CallerReqOriginate = secs(g.times.ReqOriginate)
+			r.CallerOriginate = secs(g.times.Originate)
+		}
+		r.ActiveSessions, r.Erlangs = g.c.sessions, g.c.erlangs
+		o.finish(g.c, true, host.CauseLostConnection, r)
 	}
 }
