@@ -1,19 +1,29 @@
 package models
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // extras holds headers a session saw in older events: values copied into one
-// string (so no event buffer stays pinned), names as ids of the process-wide
-// name table (or inline in the string when the table is full), indexed by
+// block (so no event buffer stays pinned), names as ids of the process-wide
+// name table (or inline in the block when the table is full), indexed by
 // offsets. Invariant: extras holds exactly the headers seen on the session
 // that its latest event lacks, each with the value from the newest event
 // that had it; Lookup reads the latest event, then extras.
+//
+// The block only grows in place: bytes once written never change (values
+// handed out are views of them), new values go after them while there is
+// room, and a dropped entry only leaves dead bytes behind. A new block is
+// made (the live values, then the new ones, and an eighth to spare) when
+// there is no room or when more than a third of it is dead. So FreeSWITCH's
+// usual alternation (a full event, then a few without the variables, then a
+// full one) costs copying each carried value once, not once per event.
 type extras struct {
-	buf  string
+	mem  []byte // the block; len is what is written
+	buf  string // a view of mem[:len(mem)]
+	dead int    // bytes of mem no entry uses
 	ents []xent
 }
 
@@ -24,6 +34,14 @@ type extras struct {
 type xent struct {
 	id, off, vlen uint32
 	src           uint16
+}
+
+// size is the number of bytes the entry uses in the block.
+func (e *xent) size() int {
+	if e.id&inlineName != 0 {
+		return int(e.vlen + e.id&^inlineName)
+	}
+	return int(e.vlen)
 }
 
 // idEvent is implemented by events whose header names are interned
@@ -437,8 +455,7 @@ func ourID(n string) uint32 {
 // in ns.ids and their idEvent ids in ns.srcs) are added.
 func (s *Session) rebuild(ns *nameSet, kept int) {
 	x := &s.extras
-	keep := ns.vals
-	add := ns.add
+	keep, add, ids := ns.vals, ns.add, ns.ids
 	if kept == len(x.ents) && len(add) == 0 {
 		return // nothing changes
 	}
@@ -446,47 +463,49 @@ func (s *Session) rebuild(ns *nameSet, kept int) {
 		*x = extras{}
 		return
 	}
-
-	// Rebuild one block: the kept entries, then the new headers.
-	total := 0
-	for i, e := range x.ents {
-		if keep[i] == 1 {
-			total += int(e.vlen)
-			if e.id&inlineName != 0 {
-				total += int(e.id &^ inlineName)
+	if kept < len(x.ents) {
+		j := 0
+		for i := range x.ents {
+			if keep[i] == 1 {
+				x.ents[j] = x.ents[i]
+				j++
+			} else {
+				x.dead += x.ents[i].size()
 			}
 		}
+		x.ents = x.ents[:j]
 	}
-	ids := ns.ids
+	need := 0
 	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
-		total += len(add[i+1])
+		need += len(add[i+1])
 		if ids[k]&inlineName != 0 {
-			total += len(add[i])
+			need += len(add[i])
 		}
 	}
-	ents := make([]xent, 0, kept+len(ids))
-	var b strings.Builder
-	b.Grow(total)
-	for i, e := range x.ents {
-		if keep[i] == 0 {
-			continue
+	if live := len(x.mem) - x.dead; x.dead*2 > live || cap(x.mem)-len(x.mem) < need {
+		// A new block: the live values, then room for the new ones and an
+		// eighth more.
+		size := live + need
+		mem := make([]byte, 0, size+size/8)
+		for i := range x.ents {
+			e := &x.ents[i]
+			off := len(mem)
+			mem = append(mem, x.buf[e.off:int(e.off)+e.size()]...)
+			e.off = uint32(off)
 		}
-		off := uint32(b.Len())
-		if e.id&inlineName != 0 {
-			b.WriteString(x.buf[e.off : e.off+e.id&^inlineName+e.vlen])
-		} else {
-			b.WriteString(x.buf[e.off : e.off+e.vlen])
-		}
-		ents = append(ents, xent{id: e.id, off: off, vlen: e.vlen, src: e.src})
+		x.mem, x.dead = mem, 0
+	}
+	if n := len(x.ents) + len(ids); cap(x.ents) < n {
+		x.ents = append(make([]xent, 0, n), x.ents...)
 	}
 	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
 		n, v := add[i], add[i+1]
-		off := uint32(b.Len())
+		off := uint32(len(x.mem))
 		if ids[k]&inlineName != 0 {
-			b.WriteString(n)
+			x.mem = append(x.mem, n...)
 		}
-		b.WriteString(v)
-		ents = append(ents, xent{id: ids[k], off: off, vlen: uint32(len(v)), src: ns.srcs[k]})
+		x.mem = append(x.mem, v...)
+		x.ents = append(x.ents, xent{id: ids[k], off: off, vlen: uint32(len(v)), src: ns.srcs[k]})
 	}
-	*x = extras{buf: b.String(), ents: ents}
+	x.buf = unsafe.String(unsafe.SliceData(x.mem), len(x.mem))
 }
