@@ -495,8 +495,8 @@ func (s *Session) rebuild(ns *nameSet, kept int) {
 		}
 		x.mem, x.dead = mem, 0
 	}
-	if n := len(x.ents) + len(ids); cap(x.ents) < n {
-		x.ents = append(make([]xent, 0, n), x.ents...)
+	if n := len(x.ents) + len(ids); cap(x.ents) < n || cap(x.ents) > 2*n+8 {
+		x.ents = append(make([]xent, 0, n), x.ents...) // room for the new ones; no more
 	}
 	for k, i := 0, 0; i < len(add); k, i = k+1, i+2 {
 		n, v := add[i], add[i+1]
