@@ -28,7 +28,9 @@ import (
 // fifth search, indexes the event once, whichever goroutine asks: header
 // values are url-decoded into one compact string (names are interned
 // process-wide, see names.go, so only a 2-byte id per header is kept) and the
-// wire text is dropped. An indexed event keeps about 0.44x its wire size.
+// wire text is dropped. An indexed event keeps about 0.44x its wire size. A
+// connection whose consumer indexes most events delivers them indexed
+// already (see adapt.go); either way an event answers the same.
 //
 // Values returned by Get, Header, Range, Body, Name and UUID are substrings
 // of the event's memory: a caller that keeps one of them long after dropping
@@ -506,7 +508,7 @@ func (e *Event) Range(fn func(name, value string) bool) {
 // InlineNameID is the id AppendNameIDs gives a header name that is not
 // interned (the process-wide name table was full, or the name is longer than
 // 255 bytes): such names must be compared as strings.
-const InlineNameID = inlineID
+const InlineNameID uint16 = 65535
 
 // AppendNameIDs appends the ids of the event's header names to dst, in wire
 // order (the i-th is the name of Header(i)), and returns it. Header names are

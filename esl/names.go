@@ -15,10 +15,10 @@ import (
 // the event itself (see inlineID), so correctness never depends on it.
 
 const (
-	maxNames   = 4096          // interned names at most
-	nameSlots  = 2 * maxNames  // open addressing, power of two
-	maxNameLen = 255           // longer names are stored inline
-	inlineID   = uint16(65535) // the name is in the event's text
+	maxNames   = 4096         // interned names at most
+	nameSlots  = 2 * maxNames // open addressing, power of two
+	maxNameLen = 255          // longer names are stored inline
+	inlineID   = InlineNameID // the name is in the event's text
 )
 
 // Well-known names, interned first so their ids are constants.

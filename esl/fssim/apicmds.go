@@ -223,15 +223,51 @@ func apiUUIDBreak(s *Sim, arg string) string {
 	if l == nil {
 		return "-ERR No such channel!\n"
 	}
-	if strings.Contains(flag, "all") {
-		l.queue = nil
+	legs := []*leg{l}
+	if strings.Contains(flag, "both") && l.bridged != nil {
+		legs = append(legs, l.bridged)
 	}
-	if r := l.top(); r != nil && r.breakable {
-		r.cut(false)
+	for _, x := range legs {
+		if strings.Contains(flag, "all") {
+			x.flushMessages()
+		}
+		x.breakApps()
 	}
 	return "+OK\n"
 }
 
+// flushMessages drops the queued messages (switch_core_session_flush_private_events).
+func (l *leg) flushMessages() {
+	out := l.queue[:0]
+	for _, m := range l.queue {
+		if !m.msg && !m.hangupMsg {
+			out = append(out, m)
+		}
+	}
+	clear(l.queue[len(out):])
+	l.queue = out
+}
+
+// breakApps is uuid_break (mod_commands.c break_function): with a message
+// running (CF_BROADCAST) it stops the broadcast, so the message's loops end
+// and, once its application has stopped, the application it ran in sees
+// CF_BREAK too; otherwise it sets CF_BREAK. The running application stops if
+// it tests CF_BREAK (playback, sleep, record); park, echo and bridge do not.
+func (l *leg) breakApps() {
+	if l.broadcast {
+		l.stopBroadcast = true
+	}
+	l.cfBreak = true
+	if r := l.top(); r != nil && r.breakable {
+		l.cfBreak = false
+		r.cut(false)
+	}
+}
+
+// apiUUIDBroadcast is uuid_broadcast (mod_commands.c, switch_ivr_broadcast
+// in switch_ivr_async.c): "[app[!cause]::]path" is queued as a message with
+// event-lock to the leg (aleg, the default), to its bridge partner (bleg,
+// both), then a hangup message if a cause was given.
 func apiUUIDBroadcast(s *Sim, arg string) string {
 	f := strings.Fields(arg)
 	if len(f) < 2 {
@@ -241,26 +277,46 @@ func apiUUIDBroadcast(s *Sim, arg string) string {
 	if l == nil {
 		return "-ERR invalid uuid\n"
 	}
-	flags := "aleg"
+	var aleg, bleg, holdb bool
 	if len(f) > 2 {
-		flags = f[2]
+		fl := strings.ToLower(f[2])
+		if strings.Contains(fl, "both") {
+			aleg, bleg = true, true
+		}
+		if strings.Contains(fl, "aleg") {
+			aleg = true
+		}
+		if strings.Contains(fl, "bleg") {
+			holdb, bleg = false, true
+		}
+		if strings.Contains(fl, "holdb") {
+			bleg, holdb = false, true
+		}
+	} else {
+		aleg, holdb = true, true
 	}
-	app := appCall{name: "playback", arg: f[1], msg: true}
-	if name, a, ok := strings.Cut(f[1], "::"); ok {
-		app = appCall{name: name, arg: a, msg: true}
+	app, path := "playback", f[1]
+	if i := strings.IndexByte(path, ':'); i >= 0 && i+1 < len(path) && path[i+1] == ':' {
+		app, path = path[:i], path[i+2:]
 	}
-	targets := []*leg{}
-	if strings.Contains(flags, "aleg") || strings.Contains(flags, "both") {
-		targets = append(targets, l)
+	cause := ""
+	if i := strings.IndexByte(app, '!'); i >= 0 {
+		app, cause = app[:i], app[i+1:]
+		if cause == "" {
+			cause = "normal_clearing"
+		}
 	}
-	if (strings.Contains(flags, "bleg") || strings.Contains(flags, "both")) && l.bridged != nil {
-		targets = append(targets, l.bridged)
+	if b := l.bridged; bleg && b != nil {
+		b.queue = append(b.queue, broadcastMsg(siteBroadcastB, app, path, true, holdb))
+		b.pump()
 	}
-	for _, t := range targets {
-		m := app
-		t.queue = append(t.queue, &m)
-		t.pump()
+	if aleg {
+		l.queue = append(l.queue, broadcastMsg(siteBroadcastA, app, path, true, holdb))
 	}
+	if cause != "" {
+		l.queue = append(l.queue, broadcastMsg(siteBroadcastHangup, "hangup", cause, false, false))
+	}
+	l.pump()
 	return "+OK Message sent\n"
 }
 
@@ -326,17 +382,22 @@ func apiUUIDSetvarMulti(s *Sim, arg string) string {
 	return out.String() + usage
 }
 
+// apiUUIDSendDTMF is uuid_send_dtmf <uuid> <dtmf_data> (mod_commands.c):
+// dtmf_data is the rest of the line (see dtmfPlan).
 func apiUUIDSendDTMF(s *Sim, arg string) string {
-	f := strings.Fields(arg)
-	if len(f) < 2 {
+	uuid, data, _ := strings.Cut(strings.TrimLeft(arg, " "), " ")
+	data = strings.TrimLeft(data, " ")
+	if uuid == "" || data == "" {
 		return "-USAGE: <uuid> <dtmf_data>\n"
 	}
-	l := s.leg(f[0])
+	l := s.leg(uuid)
 	if l == nil {
 		return "-ERR Cannot locate session!\n"
 	}
-	l.sendDTMF(f[1])
-	return "+OK " + f[0] + " sent DTMF " + f[1] + ".\n"
+	if !l.sendDTMF(data) {
+		return "-ERR Operation failed\n"
+	}
+	return "+OK " + uuid + " sent DTMF " + data + ".\n"
 }
 
 func apiUUIDRecord(s *Sim, arg string) string {
@@ -596,8 +657,9 @@ func apiFsctl(s *Sim, arg string) string {
 		}
 		return "+OK\n"
 	case "min_dtmf_duration", "max_dtmf_duration", "default_dtmf_duration":
-		name := strings.ReplaceAll(strings.ToLower(f[0]), "_", " ")
-		return "+OK " + name + ": " + strconv.Itoa(num()) + "\n"
+		name := strings.ToLower(f[0])
+		v := s.setDTMFDuration(name, num())
+		return "+OK " + strings.ReplaceAll(name, "_", " ") + ": " + strconv.Itoa(v) + "\n"
 	case "recover":
 		return "+OK 0 session(s) recovered in total\n"
 	case "sync_clock":

@@ -12,8 +12,16 @@ type appCall struct {
 	name, arg string
 	uuid      string // Event-UUID of sendmsg: the Application-UUID
 	loops     int
-	msg       bool // from sendmsg: keeps current_loop/total_loops
+	msg       bool // a private event (sendmsg, uuid_broadcast): switch_ivr_parse_event runs it
 	hangupMsg bool // a queued sendmsg call-command: hangup
+	// eventLock: the message's event-lock header; while it runs no other
+	// message is taken from the queue (switch_core_session.c
+	// switch_core_session_dequeue_private_event checks CF_EVENT_LOCK)
+	eventLock bool
+	// priv is the message's PRIVATE_COMMAND event, fired once it has run
+	// (switch_ivr.c switch_ivr_parse_next_event); nil for none
+	priv []rawHdr
+	body string // the message's body (for PRIVATE_COMMAND)
 }
 
 // appRun is a running application on a leg's stack.
@@ -24,13 +32,26 @@ type appRun struct {
 	start time.Time
 	next  func()
 	done  bool
-	// interruptible apps (park, echo, sleep, record, bridge) let queued
-	// sendmsg executes run nested inside them, as FreeSWITCH's parse_all_events.
-	interruptible bool
-	// breakable apps end on uuid_break (CF_BREAK)
+	// parses: the application calls switch_ivr_parse_all_events in its loop
+	// (park, echo, sleep, playback, gentones, record, bridge), so queued
+	// messages run nested inside it, and it goes on when they are done.
+	parses bool
+	// breakable apps end on uuid_break (they test CF_BREAK in their loop)
 	breakable bool
 	broken    bool
-	timer     *time.Timer
+	// eventLock: started by a message with event-lock (see appCall)
+	eventLock bool
+	// the application's own timer (see arm)
+	timer    *time.Timer
+	gen      int // counts arm and pause: a timer of an older one does nothing
+	onTimer  func()
+	pausable bool          // the timer counts media time, which stops while nested
+	due      time.Time     // when the timer expires
+	left     time.Duration // a paused timer's time left
+	paused   bool
+	fired    bool          // a wall-clock timer expired while an app ran nested
+	ran      time.Duration // time on top of the stack before since
+	since    time.Time     // when it last got back on top (zero while nested)
 	// stop, if set, is called before EXECUTE_COMPLETE when the app is cut
 	// short: by uuid_break (hangup false) or by the hangup (true).
 	stop func(r *appRun, hangup bool)
@@ -93,9 +114,23 @@ func (l *leg) top() *appRun {
 	return l.stack[len(l.stack)-1]
 }
 
-// pump runs what the leg has to run: queued sendmsg executes (when nothing
-// or an interruptible app runs), then the extension's next application; an
-// exhausted extension hangs the leg up, as FreeSWITCH does.
+// eventLocked reports whether a message with event-lock is running.
+func (l *leg) eventLocked() bool {
+	for _, r := range l.stack {
+		if r.eventLock {
+			return true
+		}
+	}
+	return false
+}
+
+// pump runs what the leg has to run, as FreeSWITCH's session thread does:
+// queued messages (sendmsg, uuid_broadcast) when nothing runs or when the
+// running application parses events (they run nested inside it, one after
+// the other, unless one has event-lock), then the extension's next
+// application; an exhausted extension hangs the leg up. An application that
+// gets back on top after nested ones sees a pending uuid_break (CF_BREAK)
+// or its expired timer first.
 func (l *leg) pump() {
 	if l.pumping {
 		return
@@ -104,21 +139,40 @@ func (l *leg) pump() {
 	defer func() { l.pumping = false }()
 	for !l.down && l.runState == csExecute {
 		top := l.top()
-		if top != nil && !top.interruptible {
-			return
+		if top != nil {
+			if !top.parses {
+				return
+			}
+			if l.cfBreak && top.breakable {
+				// its loop tests CF_BREAK before parsing events
+				l.cfBreak = false
+				top.cut(false)
+				continue
+			}
 		}
-		if len(l.queue) > 0 {
+		if len(l.queue) > 0 && !l.eventLocked() {
 			m := l.queue[0]
 			l.queue[0] = nil
 			l.queue = l.queue[1:]
-			if m.hangupMsg {
+			switch {
+			case m.hangupMsg:
+				if m.priv != nil {
+					l.afterHangup = func() { l.firePrivate(m) }
+				}
 				l.hangupLocal(m.arg)
 				return
+			case m.msg:
+				l.runMsg(m)
+			default:
+				l.exec(*m, l.pumpNext)
 			}
-			l.runMsg(m, 0)
 			continue
 		}
 		if top != nil {
+			if top.resume() {
+				continue
+			}
+			l.sessionEvents()
 			return
 		}
 		if len(l.ext) > 0 {
@@ -134,37 +188,84 @@ func (l *leg) pump() {
 
 func (l *leg) pumpNext() { l.pump() }
 
-// runMsg runs loop x of a sendmsg execute (switch_ivr_parse_event): loops
-// repeat while each run lasted at least half a second.
-func (l *leg) runMsg(m *appCall, x int) {
-	loops := m.loops
-	if loops == 0 {
-		loops = 1
+// runMsg runs a message's application as switch_ivr_parse_event
+// (switch_ivr.c) does: CF_STOP_BROADCAST cleared, CF_BROADCAST set (a
+// message nested in another one is "inner" and leaves it to the outer one),
+// the loops (repeated while each run lasted at least half a second and no
+// uuid_break stopped the broadcast), then, if the broadcast was stopped,
+// CF_BREAK for the application the message ran in, and the PRIVATE_COMMAND
+// event.
+func (l *leg) runMsg(m *appCall) {
+	if m.name == "" {
+		// no execute-app-name, or a call-command the simulator does not
+		// act on (nomedia, unicast, xferext): only the PRIVATE_COMMAND
+		l.firePrivate(m)
+		return
+	}
+	l.stopBroadcast = false
+	inner := 0
+	if l.bridged == nil {
+		inner++
+	}
+	if !l.broadcast {
+		l.broadcast = true
+		if inner > 0 {
+			inner--
+		}
+	}
+	l.runMsgLoop(m, 0, inner)
+}
+
+func (l *leg) runMsgLoop(m *appCall, x, inner int) {
+	if x >= m.loops && m.loops >= 0 {
+		// loops: 0 runs nothing
+		l.endMsg(m, inner)
+		return
 	}
 	l.vars.setLine(vnCurrentLoop.name, vnCurrentLoop.bit, l.s.line(vnCurrentLoop, strconv.Itoa(x+1)))
-	l.vars.setLine(vnTotalLoops.name, vnTotalLoops.bit, l.s.line(vnTotalLoops, strconv.Itoa(loops)))
+	l.vars.setLine(vnTotalLoops.name, vnTotalLoops.bit, l.s.line(vnTotalLoops, strconv.Itoa(m.loops)))
 	start := time.Now()
 	l.exec(*m, func() {
-		if !l.down && !l.lastBroken && (loops < 0 || x+1 < loops) && time.Since(start) >= 500*time.Millisecond {
-			l.runMsg(m, x+1)
+		if !l.down && !l.stopBroadcast && (m.loops < 0 || x+1 < m.loops) && time.Since(start) >= 500*time.Millisecond {
+			l.runMsgLoop(m, x+1, inner)
 			return
 		}
-		l.vars.setLine(vnCurrentLoop.name, vnCurrentLoop.bit, "")
-		l.vars.setLine(vnTotalLoops.name, vnTotalLoops.bit, "")
-		l.pump()
+		l.endMsg(m, inner)
 	})
+}
+
+// endMsg is the end of switch_ivr_parse_event and parse_next_event.
+func (l *leg) endMsg(m *appCall, inner int) {
+	l.vars.setLine(vnCurrentLoop.name, vnCurrentLoop.bit, "")
+	l.vars.setLine(vnTotalLoops.name, vnTotalLoops.bit, "")
+	if inner == 0 {
+		l.broadcast = false
+	}
+	if l.stopBroadcast {
+		l.broadcast = false
+		l.cfBreak = true
+	}
+	l.firePrivate(m)
+	l.pump()
 }
 
 // exec is switch_core_session_exec: the current_application variables,
 // CHANNEL_EXECUTE, the application, and CHANNEL_EXECUTE_COMPLETE when it
-// completes (then next runs).
+// completes (then next runs). An application running when another starts
+// (nested) waits for it.
 func (l *leg) exec(a appCall, next func()) {
 	s := l.s
 	impl := appTable[a.name]
 	if impl == nil {
+		// switch_core_session_execute_application_get_flags hangs up, then
+		// returns to its caller (a message's PRIVATE_COMMAND comes next)
 		s.log.Debug("fssim: invalid application", "app", a.name, "uuid", l.uuid)
+		if l.down {
+			next()
+			return
+		}
+		l.afterHangup = next
 		l.hangupLocal("DESTINATION_OUT_OF_ORDER")
-		next()
 		return
 	}
 	a.arg = l.expand(a.arg)
@@ -182,8 +283,13 @@ func (l *leg) exec(a appCall, next func()) {
 	e.add("Application-UUID", uuid)
 	s.fire(&e)
 	l.vars.touch(vnCurrentApp.name, vnCurrentApp.bit)
-	r := &appRun{l: l, a: a, uuid: uuid, start: time.Now(), next: next}
-	l.lastBroken = false
+	// switch_core_session_exec clears CF_BREAK after CHANNEL_EXECUTE
+	l.cfBreak = false
+	if prev := l.top(); prev != nil {
+		prev.pause()
+	}
+	now := time.Now()
+	r := &appRun{l: l, a: a, uuid: uuid, start: now, since: now, next: next, eventLock: a.eventLock}
 	l.stack = append(l.stack, r)
 	impl(l, r)
 }
@@ -217,7 +323,6 @@ func (r *appRun) complete() {
 	e.add("Application-Response", resp)
 	e.add("Application-UUID", r.uuid)
 	l.s.fire(&e)
-	l.lastBroken = r.broken
 	r.next()
 }
 
@@ -236,6 +341,75 @@ func (r *appRun) cut(hangup bool) {
 		r.stop(r, hangup)
 	}
 	r.complete()
+}
+
+// arm runs fn (with s.mu held) after d unless r ends first. While another
+// application runs nested in r, r's own loop does not run: a pausable timer
+// (the position in a played file) stops and goes on when r is back on top;
+// any other (wall clock: sleep, record's limit) that expires meanwhile fires
+// when r is back on top, as their loops only look at the clock between two
+// switch_ivr_parse_all_events.
+func (r *appRun) arm(d time.Duration, pausable bool, fn func()) {
+	r.onTimer, r.pausable = fn, pausable
+	r.due = time.Now().Add(d)
+	r.gen++
+	gen := r.gen
+	r.timer = r.l.s.after(d, func() {
+		if r.done || r.gen != gen {
+			// ended, or stopped (paused) after it fired
+			return
+		}
+		r.timer = nil
+		if r.since.IsZero() {
+			r.fired = true
+			return
+		}
+		r.onTimer()
+	})
+}
+
+// played is how long r has been on top of its leg's stack.
+func (r *appRun) played() time.Duration {
+	d := r.ran
+	if !r.since.IsZero() {
+		d += time.Since(r.since)
+	}
+	return d
+}
+
+// pause: an application starts nested in r.
+func (r *appRun) pause() {
+	if r.since.IsZero() {
+		return
+	}
+	r.ran += time.Since(r.since)
+	r.since = time.Time{}
+	if r.timer != nil && r.pausable {
+		r.timer.Stop()
+		r.timer = nil
+		r.gen++
+		r.left = time.Until(r.due)
+		r.paused = true
+	}
+}
+
+// resume: r is back on top with nothing more to run nested. It reports
+// whether an expired timer ran (the leg's stack may have changed).
+func (r *appRun) resume() bool {
+	if !r.since.IsZero() {
+		return false
+	}
+	r.since = time.Now()
+	if r.paused {
+		r.paused = false
+		r.arm(max(r.left, 0), true, r.onTimer)
+	}
+	if r.fired {
+		r.fired = false
+		r.onTimer()
+		return true
+	}
+	return false
 }
 
 // setResponse sets current_application_response.
@@ -321,14 +495,16 @@ func (l *leg) expand(s string) string {
 // appPark parks: CHANNEL_PARK, then nothing until the park ends (hangup,
 // uuid_bridge, transfer), which fires CHANNEL_UNPARK.
 func appPark(l *leg, r *appRun) {
-	r.interruptible = true
+	r.parses = true
 	r.stop = func(r *appRun, hangup bool) { l.s.fireLeg(evChannelUnpark, siteUnpark, l) }
 	l.s.fireLeg(evChannelPark, sitePark, l)
 }
 
+// appEcho echoes until hung up (switch_ivr_session_echo parses events but
+// does not test CF_BREAK: uuid_break does not end it).
 func appEcho(l *leg, r *appRun) {
 	l.preAnswer()
-	r.interruptible = true
+	r.parses = true
 }
 
 func appHangup(l *leg, r *appRun) {
@@ -339,12 +515,13 @@ func appHangup(l *leg, r *appRun) {
 
 func appSleep(l *leg, r *appRun) {
 	ms, _ := strconv.Atoi(strings.TrimSpace(r.a.arg))
-	r.interruptible, r.breakable = true, true
+	r.parses, r.breakable = true, true
 	if ms <= 0 {
 		r.complete()
 		return
 	}
-	r.timer = l.s.after(time.Duration(ms)*time.Millisecond, r.complete)
+	// switch_ivr_sleep counts wall-clock time, nested applications included
+	r.arm(time.Duration(ms)*time.Millisecond, false, r.complete)
 }
 
 func appSet(l *leg, r *appRun) {
@@ -542,7 +719,8 @@ func toneDuration(script string) (time.Duration, int) {
 }
 
 // appPlayback plays a file: PLAYBACK_START, PLAYBACK_STOP after the clip's
-// length (or on uuid_break, "break", or hangup), FILE PLAYED.
+// length (or on uuid_break, "break", or hangup), FILE PLAYED. gentones
+// plays its tones with switch_ivr_gentones, which fires no PLAYBACK event.
 func appPlayback(l *leg, r *appRun) {
 	s := l.s
 	if !l.answered {
@@ -556,20 +734,25 @@ func appPlayback(l *leg, r *appRun) {
 	if r.a.name == "endless_playback" {
 		p.dur = 0
 	}
-	e := ev{typ: evPlaybackStart, site: sitePlayStart, leg: l}
-	e.add("Playback-File-Type", p.ftype)
-	e.add("Playback-File-Path", p.path)
-	for _, h := range p.params {
-		e.add(h.name, h.value)
+	tones := r.a.name == "gentones"
+	if !tones {
+		e := ev{typ: evPlaybackStart, site: sitePlayStart, leg: l}
+		e.add("Playback-File-Type", p.ftype)
+		e.add("Playback-File-Path", p.path)
+		for _, h := range p.params {
+			e.add(h.name, h.value)
+		}
+		s.fire(&e)
 	}
-	s.fire(&e)
-	r.breakable = true
+	r.parses, r.breakable = true, true
 	r.stop = func(r *appRun, hangup bool) {
 		status := "break"
 		if hangup {
 			status = "done"
 		}
-		l.playbackStop(&p, status, time.Since(r.start))
+		if !tones {
+			l.playbackStop(&p, status, r.played())
+		}
 		if hangup {
 			l.setResponse("PLAYBACK ERROR")
 		} else {
@@ -577,11 +760,12 @@ func appPlayback(l *leg, r *appRun) {
 		}
 	}
 	if p.dur > 0 {
-		r.timer = s.after(p.dur, func() {
-			if r.done {
-				return
+		// the file's position does not move while an application runs
+		// nested in the playback (switch_ivr_play_file reads no frame then)
+		r.arm(p.dur, true, func() {
+			if !tones {
+				l.playbackStop(&p, "done", p.dur)
 			}
-			l.playbackStop(&p, "done", p.dur)
 			l.setResponse("FILE PLAYED")
 			r.complete()
 		})
@@ -604,64 +788,6 @@ func (l *leg) playbackStop(p *playFile, status string, played time.Duration) {
 		e.add(h.name, h.value)
 	}
 	l.s.fire(&e)
-}
-
-// sendDTMF sends digits out of l: its peer receives one DTMF event per
-// digit, the first after one digit's length and then every two (as the
-// capture shows with the default 2000-sample digits). "w"/"W" pause 0.5/1 s;
-// "@ms" sets the digit length.
-func (l *leg) sendDTMF(spec string) {
-	s := l.s
-	digits, durStr, _ := strings.Cut(strings.TrimSpace(spec), "@")
-	d := s.cfg.DTMFDuration
-	samples := 2080
-	if n, err := strconv.Atoi(durStr); err == nil && n > 0 {
-		d = time.Duration(n) * time.Millisecond
-		samples = n * 8
-	}
-	l.setVar("last_dtmf_duration", "1500")
-	to := l.peer
-	at := d
-	for i := 0; i < len(digits); i++ {
-		ch := digits[i]
-		switch {
-		case ch == 'w':
-			at += 500 * time.Millisecond
-			continue
-		case ch == 'W':
-			at += time.Second
-			continue
-		case !isDTMF(ch):
-			continue
-		}
-		if to != nil {
-			digit := string(ch)
-			target := to
-			s.after(at, func() { target.receiveDTMF(digit, samples) })
-		}
-		at += 2 * d
-	}
-}
-
-func isDTMF(c byte) bool {
-	return c >= '0' && c <= '9' || c == '*' || c == '#' || c >= 'A' && c <= 'D' || c >= 'a' && c <= 'd'
-}
-
-// receiveDTMF fires DTMF on l.
-func (l *leg) receiveDTMF(digit string, samples int) {
-	if l.down {
-		return
-	}
-	l.dtmfLog = append(l.dtmfLog, digit[0])
-	e := ev{typ: evDTMF, site: siteDTMF, leg: l}
-	e.add("DTMF-Digit", strings.ToUpper(digit))
-	e.add("DTMF-Duration", strconv.Itoa(samples))
-	e.add("DTMF-Source", "RTP")
-	l.s.fire(&e)
-	// a bridged leg passes the digit on to its partner's far end
-	if b := l.bridged; b != nil && b.peer != nil && !b.peer.down {
-		b.peer.receiveDTMF(digit, samples)
-	}
 }
 
 // recording is one record_session/uuid_record media bug.
@@ -768,15 +894,14 @@ func appRecord(l *leg, r *appRun) {
 		limit, _ = strconv.Atoi(f[1])
 	}
 	l.preAnswer()
-	r.interruptible, r.breakable = true, true
+	r.parses, r.breakable = true, true
 	l.startRecording(path, 0)
 	r.stop = func(r *appRun, hangup bool) { l.stopRecording(path) }
 	if limit > 0 {
-		r.timer = l.s.after(time.Duration(limit)*time.Second, func() {
-			if !r.done {
-				l.stopRecording(path)
-				r.complete()
-			}
+		// switch_ivr_record_file_event's limit is wall-clock time
+		r.arm(time.Duration(limit)*time.Second, false, func() {
+			l.stopRecording(path)
+			r.complete()
 		})
 	}
 }

@@ -42,6 +42,9 @@ func appBridge(l *leg, r *appRun) {
 			c.cidNum = v.value
 		}
 	}
+	// switch_ivr_originate parses the caller's events while the b-leg rings,
+	// and the bridge loop while bridged (switch_ivr_bridge.c)
+	r.parses = true
 	l.bridgeRun = r
 	r.stop = func(r *appRun, hangup bool) {
 		if l.bridgeRun == r {
@@ -89,7 +92,6 @@ func (a *leg) bridgeAnswered(b *leg) {
 		a.answer()
 	}
 	a.s.joinBridge(a, b)
-	r.interruptible = true
 	b.runState, b.stateNum = csExchangeMedia, csExchangeMedia
 	b.fireState()
 }

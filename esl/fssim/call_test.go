@@ -227,7 +227,7 @@ func TestDTMFDigitsDialed(t *testing.T) {
 	_, c := loggedIn(t, Config{DTMFDuration: 5 * time.Millisecond})
 	c.subscribeAll()
 	out, in := c.answeredCall()
-	if b := c.api("uuid_send_dtmf " + in + " 9w#@40"); b != "+OK "+in+" sent DTMF 9w#@40.\n" {
+	if b := c.api("uuid_send_dtmf " + in + " 9w#@100"); b != "+OK "+in+" sent DTMF 9w#@100.\n" {
 		t.Errorf("send dtmf %q", b)
 	}
 	c.waitFor("2 DTMF on the outbound leg", 5*time.Second, func() bool {
@@ -240,7 +240,7 @@ func TestDTMFDigitsDialed(t *testing.T) {
 		return n == 2
 	})
 	d := c.waitEvent("dtmf", evIs("DTMF", out))
-	if d.ev("DTMF-Duration") != "320" || d.ev("DTMF-Source") != "RTP" {
+	if d.ev("DTMF-Duration") != "800" || d.ev("DTMF-Source") != "RTP" {
 		t.Errorf("DTMF headers %v", d.evHdrs[len(d.evHdrs)-3:])
 	}
 	c.api("uuid_kill " + out)

@@ -1,7 +1,11 @@
 package fssim
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -60,14 +64,21 @@ type Config struct {
 	// FailRate is the share (0..1) of originates that fail with FailCause:
 	// BACKGROUND_JOB "-ERR <FailCause>" and no channel events.
 	FailRate float64
-	// FailCause is the cause of FailRate failures (default NORMAL_TEMPORARY_FAILURE).
+	// FailCause is the cause of FailRate failures (default
+	// NORMAL_TEMPORARY_FAILURE): a hangup cause name of FreeSWITCH's
+	// switch_channel.c CAUSE_CHART, in any case, or its number (Validate
+	// checks it; New makes it the upper-case name).
 	FailCause string
 
 	// FileDuration is the length of a played file that is not a tone_stream
 	// or silence_stream (default 1s).
 	FileDuration time.Duration
-	// DTMFDuration is the length of one DTMF digit sent with uuid_send_dtmf;
-	// digits reach the peer spaced by twice that (default 260ms, as captured).
+	// DTMFDuration is the time a DTMF digit of FreeSWITCH's default length
+	// (2000 samples, 2080 on the wire) takes to reach the peer; digits reach
+	// it spaced by twice that (default 260ms, as captured). Digits of other
+	// lengths (uuid_send_dtmf <uuid> 123@100) and the w/W pauses take
+	// proportionally as long. It only scales time: the DTMF-Duration the
+	// peer reports is always FreeSWITCH's.
 	DTMFDuration time.Duration
 	// HeartbeatInterval is the HEARTBEAT period (default 20s; negative: none).
 	HeartbeatInterval time.Duration
@@ -142,9 +153,69 @@ func (c Config) withDefaults() Config {
 	setI(&c.MaxSessions, d.MaxSessions)
 	setI(&c.SessionsPerSecond, d.SessionsPerSecond)
 	setS(&c.FailCause, d.FailCause)
+	if name, ok := canonicalCause(c.FailCause); ok {
+		c.FailCause = name
+	}
 	setD(&c.FileDuration, d.FileDuration)
 	setD(&c.DTMFDuration, d.DTMFDuration)
 	setD(&c.HeartbeatInterval, d.HeartbeatInterval)
 	setI(&c.MaxQueuedEvents, d.MaxQueuedEvents)
 	return c
+}
+
+// Validate reports what is wrong with c, if anything: a FailCause that is not
+// a FreeSWITCH hangup cause (a name of switch_channel.c's CAUSE_CHART in any
+// case, or its number), a
+// FailRate outside 0..1, a negative count or duration (HeartbeatInterval
+// may be negative: no heartbeat), a port outside 0..65535. Zero fields are
+// valid (they take their default). New does not call it: a program taking
+// a configuration from its user should, and report the error.
+func (c Config) Validate() error {
+	var errs []error
+	if _, ok := canonicalCause(c.FailCause); c.FailCause != "" && !ok {
+		errs = append(errs, fmt.Errorf("fssim: FailCause %q is not a FreeSWITCH hangup cause (such as USER_BUSY, CALL_REJECTED, NORMAL_TEMPORARY_FAILURE)", c.FailCause))
+	}
+	if !(c.FailRate >= 0 && c.FailRate <= 1) {
+		errs = append(errs, fmt.Errorf("fssim: FailRate %v is not a share between 0 and 1", c.FailRate))
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"MaxSessions", c.MaxSessions}, {"SessionsPerSecond", c.SessionsPerSecond},
+		{"DropAfterEvents", c.DropAfterEvents}, {"MaxQueuedEvents", c.MaxQueuedEvents}} {
+		if f.n < 0 {
+			errs = append(errs, fmt.Errorf("fssim: %s %d is negative", f.name, f.n))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		d    time.Duration
+	}{{"AnswerDelay", c.AnswerDelay}, {"FileDuration", c.FileDuration}, {"DTMFDuration", c.DTMFDuration}} {
+		if f.d < 0 {
+			errs = append(errs, fmt.Errorf("fssim: %s %v is negative", f.name, f.d))
+		}
+	}
+	for _, f := range []struct {
+		name string
+		p    int
+	}{{"InternalPort", c.InternalPort}, {"ExternalPort", c.ExternalPort}} {
+		if f.p < 0 || f.p > 65535 {
+			errs = append(errs, fmt.Errorf("fssim: %s %d is not a port", f.name, f.p))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// canonicalCause returns the hangup cause s names: a CAUSE_CHART name in any
+// case, or the number of one (switch_channel_str2cause reads both), and
+// whether it is one.
+func canonicalCause(s string) (string, bool) {
+	if s != "" && s[0] >= '0' && s[0] <= '9' {
+		n, err := strconv.Atoi(s)
+		name, ok := causeByCode[n]
+		return name, err == nil && ok
+	}
+	u := strings.ToUpper(s)
+	_, ok := causeCodes[u]
+	return u, ok
 }

@@ -57,6 +57,9 @@ type conn struct {
 	qmu     sync.Mutex
 	q       []outItem
 	qEvents int
+	// holding: events wait in held (a blocking api runs, see holdEvents)
+	holding bool
+	held    []outItem
 	wake    chan struct{}
 	closing bool // write what is queued, then close
 	dead    bool // write nothing more
@@ -107,7 +110,7 @@ func (c *conn) queueEvent(eb *evBuf) {
 		eb.release()
 		return
 	}
-	if c.qEvents >= s.cfg.MaxQueuedEvents {
+	if c.qEvents+len(c.held) >= s.cfg.MaxQueuedEvents {
 		c.qmu.Unlock()
 		eb.release()
 		c.lost++
@@ -118,8 +121,12 @@ func (c *conn) queueEvent(eb *evBuf) {
 		}
 		return
 	}
-	c.q = append(c.q, outItem{eb: eb})
-	c.qEvents++
+	if c.holding {
+		c.held = append(c.held, outItem{eb: eb})
+	} else {
+		c.q = append(c.q, outItem{eb: eb})
+		c.qEvents++
+	}
 	c.qmu.Unlock()
 	c.lost = 0
 	c.signal()
@@ -130,6 +137,34 @@ func (c *conn) queueEvent(eb *evBuf) {
 		c.qmu.Lock()
 		c.closing = true
 		c.qmu.Unlock()
+	}
+}
+
+// holdEvents starts holding c's events (on) or queues the held ones after
+// what is queued (off). Called with s.mu held.
+func (c *conn) holdEvents(on bool) {
+	c.qmu.Lock()
+	c.holding = on
+	if !on && len(c.held) > 0 {
+		if !c.dead && !c.closing {
+			c.q = append(c.q, c.held...)
+			c.qEvents += len(c.held)
+		} else {
+			releaseItems(c.held)
+		}
+		clear(c.held)
+		c.held = c.held[:0]
+	}
+	c.qmu.Unlock()
+	c.signal()
+}
+
+// releaseItems releases the event buffers of items.
+func releaseItems(items []outItem) {
+	for _, it := range items {
+		if it.eb != nil {
+			it.eb.release()
+		}
 	}
 }
 
@@ -178,11 +213,9 @@ func (c *conn) kill(msg string) {
 		c.qmu.Unlock()
 		return
 	}
-	for _, it := range c.q {
-		if it.eb != nil {
-			it.eb.release()
-		}
-	}
+	releaseItems(c.q)
+	releaseItems(c.held)
+	c.held = nil
 	c.q = append(c.q[:0], outItem{b: disconnectNotice(msg)})
 	c.qEvents = 0
 	c.closing = true
@@ -216,12 +249,9 @@ func (c *conn) writeLoop() {
 		if c.dead || len(c.q) == 0 {
 			closing := c.closing
 			c.dead = true
-			for _, it := range c.q {
-				if it.eb != nil {
-					it.eb.release()
-				}
-			}
-			c.q = nil
+			releaseItems(c.q)
+			releaseItems(c.held)
+			c.q, c.held = nil, nil
 			c.qmu.Unlock()
 			if closing {
 				if tc, ok := c.nc.(*net.TCPConn); ok {

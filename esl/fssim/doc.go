@@ -22,9 +22,16 @@
 // /regex/, delete, FreeSWITCH's semantics: with any filter only matching
 // events pass), api, bgapi (the client's own Job-UUID header is honoured),
 // sendmsg (call-command execute or hangup; execute-app-arg or a text/plain
-// body; loops; Event-UUID becomes the Application-UUID; any header case, LF
-// or CRLF), log/nolog, exit. The reply to a command is written before the
-// events it causes, as FreeSWITCH does. Events are serialized once, in
+// body; loops; event-lock; Event-UUID becomes the Application-UUID; any
+// header case, LF or CRLF; the message is fired as PRIVATE_COMMAND once it
+// has run), sendevent (the client's headers and body fired as the named
+// event, CUSTOM with its Event-Subclass, to the listeners that want it; with
+// the Unique-ID of a channel, to that channel: park fires it, playback eats
+// it), log/nolog, exit. The reply to a command is written before the events
+// it causes, as FreeSWITCH does, and a connection gets no event while its
+// api runs: the events of a blocking `api originate` come after its
+// api/response (other connections get them as they happen). Events are
+// serialized once, in
 // FreeSWITCH's plain format (url-encoded values, Content-Length first, a
 // global Event-Sequence, microsecond timestamps), into pooled buffers shared
 // by the connections that get them; each connection has its own queue and
@@ -56,10 +63,23 @@
 // Applications: park, answer, pre_answer, hangup, playback (tone_stream
 // lengths from their %(on,off,freq) segments and loops, silence_stream, other
 // files Config.FileDuration; loops=-1 and silence_stream://0 until
-// uuid_break), endless_playback, echo, sleep, set, unset, export, multiset,
-// respond, bridge, record_session, stop_record_session, record,
+// uuid_break), endless_playback, gentones, echo, sleep, set, unset, export,
+// multiset, respond, bridge, record_session, stop_record_session, record,
 // sched_hangup, send_dtmf, transfer (parks), and many no-ops. An unknown
 // application hangs the leg up with DESTINATION_OUT_OF_ORDER, as FreeSWITCH.
+// Messages (sendmsg, uuid_broadcast) run when the leg's application parses
+// events, as FreeSWITCH's switch_ivr_parse_all_events: at once, nested, in
+// park, echo, sleep, playback, gentones, record and bridge (the application
+// goes on after them; a playback's file does not advance meanwhile), unless
+// a message with event-lock runs. uuid_break stops the running application
+// if it tests CF_BREAK (playback, sleep, record); during a message it also
+// stops the playback or sleep the message ran in.
+//
+// DTMF (uuid_send_dtmf, send_dtmf) follows switch_core_session_send_dtmf_string:
+// '+'-separated groups with an optional @ms digit length (fsctl
+// default/min/max_dtmf_duration apply), w/W pauses; the peer gets one DTMF
+// event a digit with the length RTP carries (2000 samples: 2080), digits
+// twice their length apart, as captured (Config.DTMFDuration scales time).
 //
 // Api commands: originate, uuid_answer, uuid_kill, uuid_park, uuid_break,
 // uuid_broadcast, uuid_getvar, uuid_setvar, uuid_setvar_multi,
@@ -80,6 +100,8 @@
 // the load capture's run reported). Fault knobs: Config.AnswerDelay,
 // AutoAnswer, FailRate/FailCause, DropAfterEvents, and the methods
 // DropConnections, SetFailure, SetAnswerDelay, SetPassword...
+// Config.Validate checks a configuration (a FailCause must be a FreeSWITCH
+// hangup cause).
 //
 // # What it does not do
 //

@@ -61,6 +61,34 @@ type ev struct {
 	npost    int
 	body     string
 	hasBody  bool
+	// raw, if set, is the event's headers in the order a client gave them
+	// (sendevent, a message's PRIVATE_COMMAND), with the prep blocks where
+	// FreeSWITCH appended them; the channel data (if leg) and the body
+	// follow. pre and post are not used then.
+	raw []rawHdr
+}
+
+// rawHdr is one header of a raw event, or (prep != nil) the block
+// switch_event_prep_for_delivery appends: Event-Name (of typ), Core-UUID ..
+// Event-Date-Timestamp, the calling site, Event-Sequence.
+type rawHdr struct {
+	name, value string
+	prep        *callSite
+	typ         evType
+}
+
+// seqs is how many Event-Sequence numbers e takes: one per prep block.
+func (e *ev) seqs() uint64 {
+	if e.raw == nil {
+		return 1
+	}
+	n := uint64(0)
+	for i := range e.raw {
+		if e.raw[i].prep != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (e *ev) addPre(name, value string) {
@@ -167,8 +195,8 @@ func (d *dateCache) get(sec int64) string {
 // with s.mu held; it consumes an Event-Sequence number even when nobody
 // listens, as FreeSWITCH does.
 func (s *Sim) fire(e *ev) {
-	s.seq++
-	seq := s.seq
+	seq := s.seq + 1
+	s.seq += e.seqs()
 	var eb *evBuf
 	for _, c := range s.listeners {
 		if !c.wants(e) {
@@ -194,26 +222,30 @@ func (s *Sim) fire(e *ev) {
 // buffer of its size.
 func (s *Sim) build(e *ev, seq uint64) *evBuf {
 	b := s.scratch[:frameRoom]
-	b = append(b, "Event-Name: "...)
-	b = append(b, eventNames[e.typ]...)
-	b = append(b, '\n')
-	if e.subclass != "" {
-		b = appendHeader(b, "Event-Subclass", e.subclass)
-	}
-	b = append(b, s.hostBlock...)
 	now := time.Now()
-	b = append(b, s.dates.get(now.Unix())...)
-	b = appendHeaderInt(b, "Event-Date-Timestamp", now.UnixMicro())
-	b = append(b, e.site.block...)
-	b = appendHeaderInt(b, "Event-Sequence", int64(seq))
-	for i := 0; i < e.npre; i++ {
-		b = appendHeader(b, e.pre[i].name, e.pre[i].value)
-	}
-	if e.leg != nil {
-		b = e.leg.appendData(b, s.verbose || e.typ.withVariables())
-	}
-	for i := 0; i < e.npost; i++ {
-		b = appendHeader(b, e.post[i].name, e.post[i].value)
+	if e.raw != nil {
+		for _, h := range e.raw {
+			if h.prep != nil {
+				b = s.appendPrep(b, h.typ, "", h.prep, now, seq)
+				seq++
+				continue
+			}
+			b = appendHeader(b, h.name, h.value)
+		}
+		if e.leg != nil {
+			b = e.leg.appendData(b, s.verbose || e.typ.withVariables())
+		}
+	} else {
+		b = s.appendPrep(b, e.typ, e.subclass, e.site, now, seq)
+		for i := 0; i < e.npre; i++ {
+			b = appendHeader(b, e.pre[i].name, e.pre[i].value)
+		}
+		if e.leg != nil {
+			b = e.leg.appendData(b, s.verbose || e.typ.withVariables())
+		}
+		for i := 0; i < e.npost; i++ {
+			b = appendHeader(b, e.post[i].name, e.post[i].value)
+		}
 	}
 	if e.hasBody && e.body != "" {
 		b = append(b, "Content-Length: "...)
@@ -235,6 +267,22 @@ func (s *Sim) build(e *ev, seq uint64) *evBuf {
 	copy(eb.data, b[start:])
 	eb.refs.Store(1)
 	return eb
+}
+
+// appendPrep appends what switch_event_prep_for_delivery adds (with the
+// simulator's Event-Subclass, if any, after Event-Name).
+func (s *Sim) appendPrep(b []byte, typ evType, subclass string, site *callSite, now time.Time, seq uint64) []byte {
+	b = append(b, "Event-Name: "...)
+	b = append(b, eventNames[typ]...)
+	b = append(b, '\n')
+	if subclass != "" {
+		b = appendHeader(b, "Event-Subclass", subclass)
+	}
+	b = append(b, s.hostBlock...)
+	b = append(b, s.dates.get(now.Unix())...)
+	b = appendHeaderInt(b, "Event-Date-Timestamp", now.UnixMicro())
+	b = append(b, site.block...)
+	return appendHeaderInt(b, "Event-Sequence", int64(seq))
 }
 
 // deliver queues eb for c, or holds it until the command being executed has

@@ -109,17 +109,23 @@ func (s *Sim) parseCommand(c *conn, cmd *command) (goOn bool, wait chan struct{}
 	case hasPrefixFold(line, "sendmsg"):
 		c.reply(s.cmdSendmsg(c, cmd, line[7:]))
 	case hasPrefixFold(line, "sendevent"):
-		c.reply("+OK " + s.newUUID())
+		c.reply(s.cmdSendevent(c, cmd, line[9:]))
 	case hasPrefixFold(line, "api "):
+		// api_exec runs in the connection's own thread (mod_event_socket.c
+		// parse_command) and events are written only between two commands
+		// (read_packet): the connection gets no event until the api has
+		// answered. A blocking api (originate) holds them until then.
 		api, arg, _ := strings.Cut(line[4:], " ")
 		var done chan struct{}
 		if s.runAPI(api, arg, c, func(reply string) {
 			c.apiResponse(reply)
 			if done != nil {
+				c.holdEvents(false)
 				close(done)
 			}
 		}) {
 			done = make(chan struct{})
+			c.holdEvents(true)
 			return true, done
 		}
 	case hasPrefixFold(line, "bgapi "):

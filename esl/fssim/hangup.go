@@ -200,6 +200,11 @@ func (s *Sim) hangup(l *leg, cause string, local bool) {
 		}
 	}
 	s.fireLeg(evChannelHangup, siteHangup, l)
+	l.sessEvents = nil
+	if f := l.afterHangup; f != nil {
+		l.afterHangup = nil
+		f()
+	}
 	if !local && c != nil && !c.loopback {
 		if established {
 			l.vars.touch(vnSipUserAgent.name, vnSipUserAgent.bit)

@@ -76,18 +76,26 @@ type leg struct {
 	idBlock string
 
 	// execution
-	ext        []appCall  // the caller extension's remaining applications
-	stack      []*appRun  // running applications, innermost last
-	queue      []*appCall // sendmsg executes not yet started
-	lastApp    string     // app_log tail for last_app/last_arg
-	lastArg    string     // ...
-	dtmfLog    []byte     // digits received, for digits_dialed
-	bridged    *leg
-	bridgeRun  *appRun // the bridge app waiting on this leg's bridge
-	bridgeA    bool    // the originating side of the bridge
-	pumping    bool    // pump is running (it is not re-entered)
-	lastBroken bool    // the last application ended by uuid_break
-	rejectCode int     // the SIP status of a respond that rejected the call
+	ext       []appCall  // the caller extension's remaining applications
+	stack     []*appRun  // running applications, innermost last
+	queue     []*appCall // sendmsg executes not yet started
+	lastApp   string     // app_log tail for last_app/last_arg
+	lastArg   string     // ...
+	dtmfLog   []byte     // digits received, for digits_dialed
+	bridged   *leg
+	bridgeRun *appRun // the bridge app waiting on this leg's bridge
+	bridgeA   bool    // the originating side of the bridge
+	pumping   bool    // pump is running (it is not re-entered)
+	// FreeSWITCH's CF_BROADCAST, CF_STOP_BROADCAST and CF_BREAK flags (see
+	// runMsg and breakApps)
+	broadcast, stopBroadcast, cfBreak bool
+	// afterHangup, if set, runs right after CHANNEL_HANGUP (the
+	// PRIVATE_COMMAND of a sendmsg hangup comes there)
+	afterHangup func()
+	// sessEvents are sendevent events addressed to this channel
+	// (Unique-ID), waiting for park to fire them
+	sessEvents []*ev
+	rejectCode int // the SIP status of a respond that rejected the call
 	records    map[string]*recording
 }
 

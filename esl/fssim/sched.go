@@ -148,39 +148,3 @@ func apiSchedDel(s *Sim, arg string) string {
 	}
 	return "+OK Deleted: " + strconv.Itoa(n) + "\n"
 }
-
-// cmdSendmsg is `sendmsg <uuid>` with call-command execute or hangup.
-func (s *Sim) cmdSendmsg(c *conn, cmd *command, rest string) string {
-	uuid := strings.TrimSpace(rest)
-	if uuid == "" {
-		uuid = cmd.get("session-id")
-	}
-	l := s.leg(uuid)
-	if l == nil {
-		return "-ERR invalid session id [" + uuid + "]"
-	}
-	switch strings.ToLower(cmd.get("call-command")) {
-	case "execute":
-		name := cmd.get("execute-app-name")
-		arg := cmd.get("execute-app-arg")
-		if arg == "" && strings.EqualFold(cmd.get("content-type"), "text/plain") {
-			arg = cmd.body
-		}
-		loops := 1
-		if v := cmd.get("loops"); v != "" {
-			loops, _ = strconv.Atoi(v)
-		}
-		if name != "" {
-			l.queue = append(l.queue, &appCall{name: name, arg: arg, uuid: cmd.get("Event-UUID"), loops: loops, msg: true})
-			l.pump()
-		}
-	case "hangup":
-		cause := causeName(cmd.get("hangup-cause"))
-		if top := l.top(); l.runState != csExecute || top == nil || top.interruptible {
-			l.hangupLocal(cause)
-		} else {
-			l.queue = append(l.queue, &appCall{name: "hangup", arg: cause, msg: true, hangupMsg: true})
-		}
-	}
-	return "+OK"
-}

@@ -45,6 +45,8 @@ type Sim struct {
 	ansDelay   time.Duration
 	autoAnswer bool
 	logLevel   int
+	// DTMF durations in samples (see dtmf.go)
+	dtmfDef, dtmfMin, dtmfMax int
 
 	// FreeSWITCH's session accounting (switch_core_session.c)
 	sessionsSince uint64 // session ids handed out
@@ -119,6 +121,9 @@ func New(cfg Config) *Sim {
 		maxSessions: cfg.MaxSessions,
 		spsTotal:    cfg.SessionsPerSecond,
 		logLevel:    7,
+		dtmfDef:     dtmfDefault,
+		dtmfMin:     dtmfMin,
+		dtmfMax:     dtmfMax,
 		now:         time.Now,
 		lines:       make(map[lineKey]string),
 		varIndex:    make(map[string]int, 256),
@@ -338,12 +343,20 @@ func (s *Sim) SetAutoAnswer(on bool) {
 }
 
 // SetFailure makes a share rate (0..1) of originates fail with cause
-// (a FreeSWITCH cause name such as USER_BUSY; "" keeps the current one).
+// (a FreeSWITCH cause name such as USER_BUSY, in any case, or its number;
+// "" keeps the current one). A cause that is not a FreeSWITCH cause name is ignored (the
+// current one stays) and logged as an error: check it first with
+// Config{FailCause: cause}.Validate().
 func (s *Sim) SetFailure(rate float64, cause string) {
 	s.mu.Lock()
 	s.failRate = rate
-	if cause != "" {
-		s.failCause = cause
+	name, ok := canonicalCause(cause)
+	switch {
+	case cause == "":
+	case ok:
+		s.failCause = name
+	default:
+		s.log.Error("fssim: SetFailure: not a FreeSWITCH hangup cause, ignored", "cause", cause, "keeping", s.failCause)
 	}
 	s.mu.Unlock()
 }
