@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,9 +24,13 @@ import (
 // appFlags are the script flags of run and serve.
 func appFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "script", Usage: "`SCRIPT`: a .lua file or a built-in app name (see list-apps), with :k=v options: :weight=N (share of originated calls), :app=ID (compose scripts under one app id), any other k=v reaches setup(ctx) as ctx.args; repeatable"},
+		&cli.StringSliceFlag{Name: "script", Usage: "`SCRIPT`: a .lua file or a built-in app name (see list-apps), with :k=v options: :weight=N (share of originated calls), :app=ID (compose scripts under one app id), any other k=v reaches setup(ctx) as ctx.args (k: a name, or a Lua pattern starting with ^ as the router's routes: 'router:^1(%d%d%d)$=sofia/internal/%1@pbx'); repeatable"},
 		&cli.BoolFlag{Name: "no-reload", Usage: "do not apply saved scripts live (hot reload is on by default)"},
 		&cli.BoolFlag{Name: "unsafe", Usage: "open the full Lua standard library (io, os, debug) to the scripts"},
+		withDefaultText(durationFlag("park-timeout", host.DefaultParkTimeout,
+			"hang up a parked inbound call switchlua is responsible for (a leg of a call it originated, or a call whose app has on_park) "+
+				"when nothing took it (answer, bridge, any command) within this time, with cause RECOVERY_ON_TIMER_EXPIRE; "+
+				"other calls on the node are never touched; 0 disables it"), host.DefaultParkTimeout.String()),
 	}
 }
 
@@ -63,15 +69,31 @@ func newSetup(c *cli.Context) (*setup, error) {
 		return nil, err
 	}
 	s.log = log
+	if durationOf(c, "park-timeout") < 0 {
+		return nil, usageErr("--park-timeout must not be negative (0 disables it)")
+	}
 	s.metrics = metrics.New()
 	return s, nil
 }
 
-// loadApps parses and compiles the --script specs.
+// loadApps parses and compiles the --script specs. A spec that cannot be
+// parsed or resolved (a bad option, a bad app id, a missing file, the same
+// script twice) and a --default-app that is none of the apps are
+// command-line errors (exit status 2); a script that does not compile is an
+// error (1).
 func (s *setup) loadApps(defaultApp string) error {
 	specs, err := apps.ParseSpecs(s.c.StringSlice("script"))
 	if err != nil {
-		return err
+		return withCode(exitUsage, err)
+	}
+	if defaultApp != "" && !slices.ContainsFunc(specs, func(sp apps.Spec) bool { return sp.App == defaultApp }) {
+		var ids []string
+		for _, sp := range specs {
+			if !slices.Contains(ids, sp.App) {
+				ids = append(ids, sp.App)
+			}
+		}
+		return usageErr("--default-app %q is none of the scripts' apps (%s)", defaultApp, strings.Join(ids, ", "))
 	}
 	s.mgr, err = apps.New(specs, apps.Options{
 		NoReload:   s.c.Bool("no-reload"),
@@ -105,14 +127,18 @@ func (s *setup) startMetrics() error {
 // hostConfig is the Listener configuration with the metrics hooks.
 func (s *setup) hostConfig(password string) host.Config {
 	cfg := host.Config{
-		Password: password,
-		Logger:   s.log,
+		Password:    password,
+		Logger:      s.log,
+		ParkTimeout: durationOf(s.c, "park-timeout"),
 		Runtime: bindings.Options{
 			Unsafe: s.c.Bool("unsafe"),
 			Logger: s.log,
 		},
 	}
 	m := s.metrics
+	if cfg.ParkTimeout == 0 {
+		cfg.ParkTimeout = -1 // --park-timeout 0: off (host's 0 is its default)
+	}
 	cfg.Runtime.OnCallback = func(ci bindings.CallbackInfo) {
 		m.ObserveCallback(ci.App, ci.Duration)
 		if ci.Err != nil {

@@ -39,7 +39,7 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, usageErr("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsStrings}
 	switch strings.ToLower(c.String("log-format")) {
 	case "text", "":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
@@ -48,6 +48,16 @@ func newLogger(c *cli.Context, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, usageErr("--log-format %q: want text or json", c.String("log-format"))
 	}
+}
+
+// durationsAsStrings logs every time.Duration as a Go duration string
+// ("1.5s", "250ms"), in JSON as in text: slog's JSON handler would write
+// nanoseconds, a number nobody reads as a duration.
+func durationsAsStrings(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // isTerminal reports whether f is a terminal (a character device) and TERM

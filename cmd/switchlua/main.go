@@ -21,10 +21,13 @@
 //	     by Ctrl-C/SIGTERM) with at least one call answered. Failed calls do
 //	     not change the status: measuring them is what a load test is for;
 //	     read failed / failed_by_cause from --summary-json to gate on them.
-//	1    an error: a node could not be reached or refused the password, a
-//	     script does not compile or failed to load, a file could not be
-//	     written; `check` found problems.
-//	2    a bad command line (unknown flag, bad value, missing argument).
+//	1    an error: a node could not be reached or refused the password, or
+//	     (`run`) every node was lost mid-run (its connection down longer
+//	     than max(10s, --duration)); a script does not compile or failed to
+//	     load; a file could not be written; `check` found problems.
+//	2    a bad command line (unknown flag, bad value, missing argument, a
+//	     --script spec that cannot be parsed or names no file or built-in,
+//	     the same script twice).
 //	3    `run` only: calls were offered but none was answered. That is almost
 //	     always a set-up problem (no park context on the profile, a wrong
 //	     --dest or --proxy), so it is not reported as success.

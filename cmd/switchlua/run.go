@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/switchlua/switchlua/esl/fssim"
+	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/host/cdr"
 	"github.com/switchlua/switchlua/host/originator"
 )
@@ -37,8 +37,8 @@ func runCommand() *cli.Command {
 	flags = append(flags,
 		&cli.Float64Flag{Name: "rate", Value: defaultRate, Usage: "calls offered per second"},
 		&cli.IntFlag{Name: "limit", Value: defaultLimit, Usage: "most calls in progress at once (erlangs)"},
-		withDefaultText(durationFlag("duration", 0, "how long each call lasts before it is hung up, in seconds or as 500ms, 2m"), "limit/rate + 1s"),
-		&cli.Int64Flag{Name: "max-offered", DefaultText: "until Ctrl-C", Usage: "stop after offering this many calls and wait for them to end"},
+		withDefaultText(durationFlag("duration", 0, "how long each call lasts from its originate, answered or not: every call is hung up by then unless its app sets call.vars.noautohangup; seconds or as 500ms, 2m"), "limit/rate + 1s"),
+		&cli.Int64Flag{Name: "max-offered", DefaultText: "0", Usage: "stop after offering this many calls and wait for them to end; 0: no limit, offer until Ctrl-C"},
 		&cli.StringFlag{Name: "dest", Usage: "where calls go: USER@HOST[:PORT] through --profile, or a full dial string (default: a self-call to the node's own --profile SIP address)"},
 		&cli.StringFlag{Name: "profile", Value: originator.DefaultProfile, Usage: "sofia profile the calls go out through"},
 		&cli.StringFlag{Name: "proxy", Usage: "send the INVITEs through this SIP proxy `HOST[:PORT]` (;fs_path)"},
@@ -51,13 +51,23 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "originate calls, run scripts on them, and report",
 		UsageText: "switchlua run --script APP [--host HOST[:PORT]...] [--rate N] [--limit N] [--max-offered N] [options]",
-		Description: "Offers --rate calls per second, at most --limit at once, each hung up after\n" +
-			"--duration unless its app sets call.vars.noautohangup. Both legs of each call run\n" +
-			"the app of its X-switchlua_app header; with several --script apps, calls are\n" +
-			"shared by their :weight=N. Without --host the built-in FreeSWITCH simulator is\n" +
-			"started on loopback. Ctrl-C or SIGTERM stops offering, hangs up our calls, writes\n" +
-			"the CDR and the summary (a second Ctrl-C exits at once). Exit status: 0, or 3\n" +
-			"when calls were offered and none was answered (a set-up problem), 1 on errors.\n\n" +
+		Description: "Offers --rate calls per second, at most --limit at once. Every call, answered or\n" +
+			"not, is hung up --duration after its originate unless its app sets\n" +
+			"call.vars.noautohangup (unanswered ones with ALLOTTED_TIMEOUT). Both legs of each\n" +
+			"call run the app of its X-switchlua_app header; with several --script apps, calls\n" +
+			"are shared by their :weight=N. Without --host the built-in FreeSWITCH simulator is\n" +
+			"started on loopback. On each node, run raises fsctl sps and max_sessions to what\n" +
+			"the rate and limit need (at least 10000 each, never lowering them) and sets fsctl\n" +
+			"verbose_events true if the apps use events that need it (DTMF, CHANNEL_CALLSTATE...).\n" +
+			"Ctrl-C or SIGTERM stops offering, hangs up our calls, writes the CDR and the\n" +
+			"summary (a second Ctrl-C exits at once). A node whose connection stays down longer\n" +
+			"than max(10s, --duration) is lost: its calls are counted failed with\n" +
+			"SWITCHLUA_CONNECTION_LOST (with CDR rows), and once every node is lost the run\n" +
+			"ends with a line saying so and exit status 1.\n" +
+			"Exit status: 0 when the run ended (failed calls do not change it); 1 on errors\n" +
+			"(a node unreachable, refusing the password or lost; a broken script; a file that\n" +
+			"cannot be written); 2 on a bad command line (a bad flag or --script spec); 3 when\n" +
+			"calls were offered and none was answered (a set-up problem).\n\n" +
 			"   switchlua run --script toneplay --rate 20 --limit 100 --max-offered 100\n" +
 			"   switchlua run --script a.lua:weight=3 --script b.lua --host fs1 --metrics-file cdr.db",
 		Flags:  flags,
@@ -265,9 +275,28 @@ func runAction(c *cli.Context) error {
 		}}
 	wg.Go(func() { sr.run(ctx) })
 
-	// Run until STOPPED (max-offered reached and every call ended), or a
-	// signal.
-	_ = orig.Wait(sig.ctx)
+	// Run until STOPPED (max-offered reached and every call ended), a
+	// signal, or every node lost.
+	runCtx, runCancel := context.WithCancel(sig.ctx)
+	lostCh := make(chan error, 1)
+	go func() {
+		err := watchLost(runCtx, orig)
+		if err != nil {
+			runCancel()
+		}
+		lostCh <- err
+	}()
+	_ = orig.Wait(runCtx)
+	runCancel()
+	lost := <-lostCh
+	if lost != nil && !interrupted.Load() {
+		// The lost nodes' calls were given up already: this only moves the
+		// Originator to STOPPED.
+		orig.Stop(true)
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		_ = orig.Wait(wctx)
+		wcancel()
+	}
 	if interrupted.Load() {
 		orig.Stop(true)
 		deadline := time.Unix(0, sigAt.Load()).Add(hangupWait)
@@ -279,9 +308,11 @@ func runAction(c *cli.Context) error {
 		}
 		wcancel()
 	}
-	leftUp := orig.Counts().Active
+	k := orig.Counts()
 	orig.Close()
 	sum.Stop(time.Now())
+	sum.Concurrent(k.Peak)
+	sum.LeftUp(k.Active, k.ActiveAnswered)
 	cancel()
 	wg.Wait()
 
@@ -299,17 +330,16 @@ func runAction(c *cli.Context) error {
 	out := c.App.Writer
 	fmt.Fprintln(out)
 	_ = rep.WriteTable(out)
-	if leftUp > 0 {
-		fmt.Fprintf(out, "calls left up: %d (not ended at exit: no CDR row, not in the figures above)\n", leftUp)
-	}
 	if w != nil {
 		fmt.Fprintf(out, "CDR: %d rows in %s\n", w.Rows(), ro.metricsFile)
 	}
 	if ro.summaryJSON != "" {
-		b, _ := json.MarshalIndent(runSummary{Report: rep, CallsLeftUp: leftUp}, "", "  ")
-		if err := os.WriteFile(ro.summaryJSON, append(b, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(ro.summaryJSON, rep.JSON(), 0o644); err != nil {
 			errs = append(errs, fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, unwrapPath(err)))
 		}
+	}
+	if lost != nil {
+		errs = append([]error{lost}, errs...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -346,11 +376,44 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// runSummary is the --summary-json object: cdr.Report's keys plus
-// calls_left_up, the calls that had not ended when switchlua exited (after
-// a Ctrl-C whose hangups FreeSWITCH did not complete in time): they have no
-// CDR row and are not in the other figures.
-type runSummary struct {
-	cdr.Report
-	CallsLeftUp int64 `json:"calls_left_up"`
+// lostPoll is how often the run checks whether its nodes are lost.
+const lostPoll = 250 * time.Millisecond
+
+// watchLost returns an error once every node of the Originator is lost (its
+// connection down longer than LostAfter, or its Listener closed), nil when
+// ctx ends first. The error is the run's last line: which nodes, for how
+// long, and how many calls were counted lost.
+func watchLost(ctx context.Context, orig *originator.Originator) error {
+	tk := time.NewTicker(lostPoll)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tk.C:
+		}
+		k := orig.Counts()
+		if len(k.Nodes) == 0 {
+			continue
+		}
+		var names []string
+		var calls int64
+		for _, n := range k.Nodes {
+			if !n.Lost {
+				names = nil
+				break
+			}
+			names = append(names, n.Node)
+			calls += n.LostCalls
+		}
+		if names == nil {
+			continue
+		}
+		what := "node " + names[0]
+		if len(names) > 1 {
+			what = "every node (" + strings.Join(names, ", ") + ")"
+		}
+		return fmt.Errorf("%s lost: no connection for %v; %d calls counted lost (failed, cause %s)",
+			what, orig.LostAfter(), calls, host.CauseLostConnection)
+	}
 }

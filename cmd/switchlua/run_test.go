@@ -407,6 +407,10 @@ func TestRunPasswordNotShown(t *testing.T) {
 		if format == "json" && !strings.Contains(r.stderr, `"msg":"originating"`) {
 			t.Errorf("no JSON log lines\n%s", r)
 		}
+		// Durations read as durations, not nanoseconds.
+		if want := map[string]string{"text": "duration=200ms", "json": `"duration":"200ms"`}[format]; !strings.Contains(r.stderr, want) {
+			t.Errorf("%s logs lack %s\n%s", format, want, r)
+		}
 		r = runBin(t, 20*time.Second, nil, "run", "--host", addr, "--password", "wrong", "--script", "toneplay", "--max-offered", "1")
 		if r.code != 1 || strings.Contains(r.stderr, "wrong\"") {
 			t.Errorf("wrong password: exit %d\n%s", r.code, r)
@@ -454,8 +458,14 @@ func TestRunInterruptStalledNode(t *testing.T) {
 	if err := json.Unmarshal(b, &left); err != nil || left.N == nil || *left.N == 0 {
 		t.Errorf("summary JSON: calls_left_up missing or 0: %s", b)
 	}
-	if !strings.Contains(r.stdout, "calls left up: ") {
+	if !strings.Contains(r.stdout, "calls left up") {
 		t.Errorf("the summary does not say calls were left up\n%s", r)
+	}
+	// The calls left up have no row, yet the answered ones count as
+	// answered, and all of them in the peak.
+	if o.report.Answered <= o.report.CDRRows-o.report.Failed || o.report.PeakConcurrent < *left.N {
+		t.Errorf("answered %d (rows %d, failed %d), peak_concurrent %d: want the %d calls left up counted",
+			o.report.Answered, o.report.CDRRows, o.report.Failed, o.report.PeakConcurrent, *left.N)
 	}
 	if !strings.Contains(r.stderr, "calls still up") {
 		t.Errorf("no warning about the calls left up\n%s", r)
@@ -517,5 +527,114 @@ func checkWithin(t *testing.T, what string, d, bound time.Duration) {
 		t.Errorf("%s took %v, want within %v", what, d, bound)
 	case d > bound:
 		t.Logf("%s took %v (bound %v): a loaded machine?", what, d, bound)
+	}
+}
+
+// TestRunDurationUnanswered: --duration applies to calls that are never
+// answered. The app takes the inbound legs and never answers, and the park
+// timeout is off, so only the duration can end the calls (before, they
+// rang until originate_timeout, 60 s): every call is gone a second after
+// its originate, failed with ALLOTTED_TIMEOUT, and the run ends with status
+// 3 (none answered).
+func TestRunDurationUnanswered(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "silent.lua")
+	src := "-- take the inbound leg and never answer it\nfunction on_park(sess)\n  if sess:is_inbound() then sess.vars.seen = true end\nend\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tg := fstest.Start(t)
+	args, env := targetArgs(tg)
+	p, files := startRun(t, env, append(args, "--script", script, "--rate", "10", "--limit", "100",
+		"--max-offered", "5", "--duration", "1", "--park-timeout", "0")...)
+	r := p.wait(t, 20*time.Second)
+	if r.code != exitNoAnswer {
+		t.Fatalf("exit %d, want %d (none answered)\n%s", r.code, exitNoAnswer, r)
+	}
+	rows, err := cdr.Read(files.cdr)
+	if err != nil || len(rows) != 5 {
+		t.Fatalf("CDR: %d rows, %v; want 5\n%s", len(rows), err, r)
+	}
+	for _, row := range rows {
+		if row.Answered() || row.HangupCause != "ALLOTTED_TIMEOUT" {
+			t.Errorf("row %+v: want an unanswered call ended with ALLOTTED_TIMEOUT", row)
+		}
+		if d := row.CallerHangup - row.JobLaunch; d < 0.9 || d > 4 {
+			t.Errorf("a call lasted %.3f s from its originate, want about 1 s", d)
+		}
+	}
+	b, _ := os.ReadFile(files.summary)
+	var rep cdr.Report
+	if err := json.Unmarshal(b, &rep); err != nil || rep.FailedByCause["ALLOTTED_TIMEOUT"] != 5 || rep.CallsLeftUp != 0 {
+		t.Errorf("summary %s (%v): want 5 failed with ALLOTTED_TIMEOUT, none left up", b, err)
+	}
+}
+
+// TestRunNodeLost kills the `switchlua sim` process a run calls, mid-run,
+// for good. The run must not wait for ever: once the node has been
+// unreachable for max(10 s, --duration) its calls are counted lost
+// (SWITCHLUA_CONNECTION_LOST, one CDR row each), the summary still shows
+// what was answered, the peak and the setup latency, and the run exits
+// with status 1 and a last line saying the node was lost.
+func TestRunNodeLost(t *testing.T) {
+	sim, addr := startSim(t)
+	p, files := startRun(t, nil, "--host", addr, "--script", "toneplay", "--rate", "50", "--limit", "1000", "--duration", "2s")
+	p.waitStderr(t, 15*time.Second, "msg=originating")
+	time.Sleep(1500 * time.Millisecond)
+	if err := sim.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	r := p.wait(t, 30*time.Second)
+	// 10 s of grace, then the summary: a generous bound for a loaded
+	// machine, far from "never".
+	if d := time.Since(killed); d < 10*time.Second || d > 20*time.Second {
+		t.Errorf("exited %v after the node died, want just after the 10 s grace", d)
+	}
+	if r.code != exitError {
+		t.Fatalf("exit %d, want %d\n%s", r.code, exitError, r)
+	}
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if !regexp.MustCompile(`^switchlua: node 127\.0\.0\.1:\d+ lost: no connection for 10s; \d+ calls counted lost \(failed, cause SWITCHLUA_CONNECTION_LOST\)$`).MatchString(last) {
+		t.Errorf("last line %q: want one saying the node was lost\n%s", last, r)
+	}
+	b, err := os.ReadFile(files.summary)
+	if err != nil {
+		t.Fatalf("summary: %v\n%s", err, r)
+	}
+	var rep cdr.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := cdr.Read(files.cdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost, answeredRows := int64(0), int64(0)
+	for _, row := range rows {
+		if row.HangupCause == "SWITCHLUA_CONNECTION_LOST" {
+			lost++
+		}
+		if row.Answered() {
+			answeredRows++
+		}
+	}
+	if lost == 0 || rep.FailedByCause["SWITCHLUA_CONNECTION_LOST"] != lost {
+		t.Errorf("%d rows lost, summary failed_by_cause %v", lost, rep.FailedByCause)
+	}
+	if !strings.Contains(last, fmt.Sprintf("; %d calls counted lost", lost)) {
+		t.Errorf("last line %q: want the %d lost calls", last, lost)
+	}
+	if rep.Offered < 50 || rep.CDRRows != rep.Offered || int64(len(rows)) != rep.Offered || rep.CallsLeftUp != 0 {
+		t.Errorf("offered %d, cdr_rows %d, file rows %d, calls_left_up %d: want a row for every call, none left up",
+			rep.Offered, rep.CDRRows, len(rows), rep.CallsLeftUp)
+	}
+	// The calls up when the node died were answered (toneplay answers at
+	// once): their rows say so, so the summary counts them, their setup
+	// latency and the peak.
+	if rep.Answered == 0 || rep.Answered != answeredRows || rep.PeakConcurrent == 0 || rep.SetupLatencyMS.P50 <= 0 {
+		t.Errorf("answered %d (rows: %d), peak %d, setup latency %+v: want the lost calls' answers, peak and latency (%d lost)",
+			rep.Answered, answeredRows, rep.PeakConcurrent, rep.SetupLatencyMS, lost)
 	}
 }

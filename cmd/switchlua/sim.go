@@ -26,7 +26,7 @@ func simCommand() *cli.Command {
 		durationFlag("answer-delay", 0, "time from the far end's answer to the caller seeing it (e.g. 50ms)"),
 		&cli.BoolFlag{Name: "auto-answer", Usage: "inbound legs answer themselves (after --answer-delay) when they park, for load without an answering app"},
 		&cli.Float64Flag{Name: "fail-rate", Usage: "share (0..1) of originates that fail with --fail-cause"},
-		&cli.StringFlag{Name: "fail-cause", Value: d.FailCause, Usage: "hangup cause of the --fail-rate failures (e.g. USER_BUSY)"},
+		&cli.StringFlag{Name: "fail-cause", Value: d.FailCause, Usage: "hangup cause of the --fail-rate failures: a FreeSWITCH cause name (e.g. USER_BUSY, CALL_REJECTED) or number"},
 		&cli.IntFlag{Name: "sps", Value: d.SessionsPerSecond, Usage: "sessions per second FreeSWITCH admits (fsctl sps changes it)"},
 		&cli.IntFlag{Name: "max-sessions", Value: d.MaxSessions, Usage: "FreeSWITCH's max-sessions (fsctl max_sessions changes it)"},
 		durationFlag("file-duration", d.FileDuration, "length of a played file that is not a tone or silence stream"),
@@ -75,6 +75,11 @@ func simConfig(c *cli.Context) (fssim.Config, error) {
 		return cfg, usageErr("--sps, --max-sessions and --drop-after-events must not be negative")
 	case cfg.Password == "":
 		return cfg, usageErr("--password must not be empty")
+	}
+	if cause, ok := hangupCause(cfg.FailCause); ok {
+		cfg.FailCause = cause
+	} else {
+		return cfg, usageErr("--fail-cause %q: not a FreeSWITCH hangup cause (a name of switch_channel.c's CAUSE_CHART or its number, e.g. USER_BUSY, CALL_REJECTED, NO_ANSWER, NORMAL_TEMPORARY_FAILURE)", cfg.FailCause)
 	}
 	if _, _, err := net.SplitHostPort(cfg.Listen); err != nil {
 		return cfg, usageErr("--listen %q: want HOST:PORT", cfg.Listen)

@@ -164,6 +164,18 @@ func TestBadCommandLine(t *testing.T) {
 		{[]string{"nosuchcommand"}, `no command "nosuchcommand"`},
 		{[]string{"sim", "--fail-rate", "10"}, "--fail-rate"},
 		{[]string{"plot"}, "plot"},
+		{[]string{"sim", "--fail-cause", "NOT_A_CAUSE"}, `--fail-cause "NOT_A_CAUSE": not a FreeSWITCH hangup cause`},
+		{[]string{"sim", "--fail-cause", "9999"}, "not a FreeSWITCH hangup cause"},
+		// A --script spec that cannot be used is a command-line error too.
+		{[]string{"run", "--script", "toneplay:weight=x"}, `weight "x" is not a whole number`},
+		{[]string{"run", "--script", "toneplay:=v"}, `"toneplay:=v" is not a file or app name`},
+		{[]string{"run", "--script", "toneplay:app=a b"}, "only letters"},
+		{[]string{"run", "--script", "toneplay", "--script", "TonePlay"}, "given twice"},
+		{[]string{"run", "--script", "no/such/app.lua"}, "no such file"},
+		{[]string{"run", "--script", "nosuchapp"}, "no such file or built-in app"},
+		{[]string{"serve", "--script", "toneplay:weight=-1", "--host", "127.0.0.1:1"}, "not a whole number"},
+		{[]string{"serve", "--script", "toneplay", "--default-app", "nope", "--host", "127.0.0.1:1"}, `--default-app "nope" is none of the scripts' apps (toneplay)`},
+		{[]string{"run", "--script", "toneplay", "--park-timeout", "-1s"}, "--park-timeout must not be negative"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, "_"), func(t *testing.T) {
@@ -173,6 +185,22 @@ func TestBadCommandLine(t *testing.T) {
 			}
 			oneStderrLine(t, r, "switchlua: ", tc.want)
 		})
+	}
+}
+
+// TestHelpExitStatus: the exit statuses run --help gives are those of the
+// package documentation and README: 0, 1, 2 and 3.
+func TestHelpExitStatus(t *testing.T) {
+	r := runBin(t, 20*time.Second, nil, "run", "--help")
+	if r.code != 0 {
+		t.Fatalf("run --help: exit %d\n%s", r.code, r)
+	}
+	help := strings.Join(strings.Fields(r.stdout), " ")
+	for _, want := range []string{"Exit status: 0 when", "1 on errors", "2 on a bad command line (a bad flag or --script spec)", "3 when calls were offered and none was answered",
+		"--park-timeout", "0 disables it", "0: no limit, offer until Ctrl-C", "answered or not"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("run --help lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }
 

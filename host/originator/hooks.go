@@ -147,6 +147,9 @@ func (o *Originator) killOrphans(nd *node) {
 // The row goes out before the call's slot is freed, so whoever watches
 // rows and offers never sees more than Limit calls at once.
 func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
+	if cause == host.CauseLostConnection {
+		c.node.lostCalls.Add(1)
+	}
 	if failed {
 		o.mu.Lock()
 		o.causes[cause]++
@@ -172,16 +175,11 @@ func (o *Originator) appID(c *call) string {
 	return c.app
 }
 
-// Hangup causes of the Originator's kills of a leg not answered yet.
-const (
-	// causeDeadline ends a call whose duration ran out before it was
-	// answered: FreeSWITCH's cause for a call that used up its allotted
-	// time (sched_hangup's default), so failed_by_cause tells these
-	// apart from the far end's NO_ANSWER.
-	causeDeadline = "ALLOTTED_TIMEOUT"
-	// causeStop ends a call not answered yet at Stop(hangup): we cancel it.
-	causeStop = "ORIGINATOR_CANCEL"
-)
+// causeDeadline ends a call whose duration ran out before it was answered:
+// FreeSWITCH's cause for a call that used up its allotted time
+// (sched_hangup's default), so failed_by_cause tells these apart from the
+// far end's NO_ANSWER. Every other kill is NORMAL_CLEARING.
+const causeDeadline = "ALLOTTED_TIMEOUT"
 
 // kill hangs up a leg with cause (on its Listener's goroutine or any other).
 func kill(l *host.Listener, uuid, cause string) {
@@ -191,22 +189,26 @@ func kill(l *host.Listener, uuid, cause string) {
 // killCalls hangs up each call of cs on nd, unless (at the deadline) the
 // app set call.vars.noautohangup. It runs on nd's Listener goroutine: it
 // kills the first leg still up, which for our calls is the outbound leg
-// (FreeSWITCH then hangs up the far end); an answered leg with
-// NORMAL_CLEARING, one not answered yet with unanswered (causeDeadline or
-// causeStop). A call whose legs the host does not know (yet: the
-// originate is still in progress, or its events were lost) is killed by
-// its key, the outbound leg's origination_uuid, so that every call we
-// offered ends by its deadline; a kill of a channel that does not exist
-// does nothing.
+// (FreeSWITCH then hangs up the far end), with NORMAL_CLEARING, or at the
+// deadline with causeDeadline when it is not answered yet. (Stop uses
+// NORMAL_CLEARING for all: a call answering at that moment would otherwise
+// count as failed.) At the deadline, a call whose legs the host does not know
+// (yet: the originate is still in progress, or its events were lost) is
+// killed by its key, the outbound leg's origination_uuid, so that every
+// call we offered ends by its deadline (a kill of a channel that does not
+// exist does nothing). At Stop such a call is left to complete: it is
+// killed when its originate succeeds, or at the next round of kills.
 func killCalls(nd *node, cs []*call, atDeadline bool) {
-	unanswered := causeStop
+	unanswered := cdr.NormalClearing
 	if atDeadline {
 		unanswered = causeDeadline
 	}
 	for _, c := range cs {
 		mc := nd.l.Call(c.key)
 		if mc == nil {
-			kill(nd.l, c.key, unanswered)
+			if atDeadline {
+				kill(nd.l, c.key, unanswered)
+			}
 			continue
 		}
 		if atDeadline && noAutoHangup(mc.Vars) {

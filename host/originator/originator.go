@@ -575,7 +575,9 @@ type NodeCounts struct {
 	Offered   int64
 	// Lost reports that the node's connection has been down longer than
 	// Config.LostAfter (or its Listener was closed): its calls were given
-	// up, LostCalls of them so far (host.CauseLostConnection).
+	// up. LostCalls counts the node's calls that ended as lost with a
+	// connection (host.CauseLostConnection): given up so, or whose
+	// originate was in flight when the connection dropped.
 	Lost      bool
 	LostCalls int64
 }

@@ -271,6 +271,12 @@ func (o *Originator) housekeep(now time.Time) {
 	o.mu.Unlock()
 }
 
+// LostAfter returns how long a node's connection may stay down before the
+// node is lost and its calls are given up: Config.LostAfter, or by default
+// the longer of DefaultLostAfter and the current call duration; negative:
+// never.
+func (o *Originator) LostAfter() time.Duration { return o.lostAfter() }
+
 // lostAfter is Config.LostAfter with its default: the longer of
 // DefaultLostAfter and the call duration.
 func (o *Originator) lostAfter() time.Duration {
@@ -304,7 +310,6 @@ func (o *Originator) abandon(nd *node, orphan bool) {
 		}
 	}
 	o.mu.Unlock()
-	nd.lostCalls.Add(int64(len(gs)))
 	for _, g := range gs {
 		r := JobRow(o.appID(g.c), host.CauseLostConnection, g.c.offered, nd.name, g.c.key)
 		if g.ans {
