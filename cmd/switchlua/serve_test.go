@@ -94,3 +94,59 @@ func TestServeRouter(t *testing.T) {
 		t.Fatalf("serve after SIGINT: exit %d\n%s", r.code, r)
 	}
 }
+
+// TestServeParkTimeout: --park-timeout hangs up a parked inbound call whose
+// app took no action on it (cause RECOVERY_ON_TIMER_EXPIRE) after that
+// time; --park-timeout 0 leaves it parked.
+func TestServeParkTimeout(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "idle.lua")
+	src := "-- look at parked calls and do nothing with them\nfunction on_park(sess)\n  sess.vars.seen = true\nend\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		timeout string
+		hangup  bool
+	}{{"500ms", true}, {"0", false}} {
+		t.Run(tc.timeout, func(t *testing.T) {
+			tg := fstest.Start(t)
+			p := startBin(t, []string{"SWITCHLUA_PASSWORD=" + tg.Password}, "serve", "--script", script, "--host", tg.Addr,
+				"--no-reload", "--park-timeout", tc.timeout)
+			p.waitStderr(t, 10*time.Second, "msg=serving")
+			ctx := ctxT(t, 15*time.Second)
+			c := tg.Dial(t, esl.Options{})
+			rec := fstest.Record(c)
+			if err := c.Subscribe(ctx, "CHANNEL_PARK", "CHANNEL_HANGUP"); err != nil {
+				t.Fatal(err)
+			}
+			user := fstest.NewUser("park")
+			if _, err := c.BgAPI(ctx, "originate {originate_timeout=10}"+tg.TaggedDest(user)+" &park()"); err != nil {
+				t.Fatal(err)
+			}
+			park := rec.Find(t, 5*time.Second, "the inbound leg parked", fstest.InboundTo("CHANNEL_PARK", user))
+			inbound := park.Get("Unique-ID")
+			hungUp := func(ev *esl.Event) bool {
+				return ev.Name() == "CHANNEL_HANGUP" && ev.Get("Unique-ID") == inbound
+			}
+			if tc.hangup {
+				ev := rec.Find(t, 5*time.Second, "the park timeout's hangup", hungUp)
+				if cause := ev.Get("Hangup-Cause"); cause != "RECOVERY_ON_TIMER_EXPIRE" {
+					t.Errorf("hangup cause %q, want RECOVERY_ON_TIMER_EXPIRE", cause)
+				}
+			} else {
+				time.Sleep(2 * time.Second) // four times the other case's timeout
+				for _, ev := range rec.Events() {
+					if hungUp(ev) {
+						t.Fatalf("--park-timeout 0 hung up the parked call (%s)", ev.Get("Hangup-Cause"))
+					}
+				}
+				_, _ = c.API(ctx, "uuid_kill "+inbound)
+			}
+			p.signal(t, syscall.SIGINT)
+			if r := p.wait(t, 5*time.Second); r.code != 0 {
+				t.Fatalf("serve after SIGINT: exit %d\n%s", r.code, r)
+			}
+		})
+	}
+}
