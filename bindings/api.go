@@ -30,6 +30,17 @@
 // setup(ctx) runs after a load (ctx.args, ctx.node, ctx.app, ctx.generation,
 // ctx.api(cmd)), teardown(ctx) before an unload or a replacement.
 //
+// Event names are checked against FreeSWITCH's event types (EVENT_NAMES of
+// switch_event.c; case does not matter; CUSTOM subclasses "module::name"
+// are free-form), because FreeSWITCH refuses a whole subscription for one
+// bad word without naming it. A name it does not have is never subscribed:
+// on() raises (at load: Load fails with script:line and the nearest known
+// name, e.g. `x.lua:3: on(): unknown event CHANNEL_ANSWR (did you mean
+// CHANNEL_ANSWER?)`); a constant name in x:wait("NAME") written in capitals
+// fails the Load the same way; any other unknown name makes sess:wait
+// return nil, "unknown event NAME ..." (logged once per name).
+// LintCallbacks (`switchlua check`) reports all of them.
+//
 // Every callback runs as a coroutine taken from a small pool of reusable
 // trampolines, so it may wait: sess:wait(name | {names}, timeout) returns the
 // event, or nil, "timeout", or nil, "hangup" (the session hung up while
@@ -49,10 +60,20 @@
 // latest value seen, nil if never), sess:is_inbound(), sess:is_outbound(),
 // sess.answered, sess.hungup, sess.cause, sess.app, sess.node, sess.gone,
 // sess.vars (a plain table for app state), sess.call (uuid, first, last,
-// sessions, len, vars (shared with Go, e.g. call.vars.noautohangup = true),
-// peer(sess), hangup(cause)), sess.job, sess.times (create, answer,
-// req_originate, originate, hangup: float seconds since the epoch, nil if not
-// yet), sess:uptime(), sess:history(). Commands (switchio's names and wire
+// sessions, len, vars, peer(sess), hangup(cause)), sess.job, sess.times
+// (create, answer, req_originate, originate, hangup: float seconds since the
+// epoch, nil if not yet), sess:uptime(), sess:history(). sess.call.vars is
+// the call's state shared with Go (e.g. call.vars.noautohangup = true turns
+// the originator's auto-hangup off): strings, numbers and booleans cross as
+// Go string, float64 and bool; it is a userdata, not a table, but
+// pairs(call.vars) walks it in key order (the sandbox's pairs honours a
+// __pairs metamethod, as Lua 5.2 does) and #call.vars counts its keys; next()
+// does not work on it. Once the session is gone (CHANNEL_DESTROY processed,
+// sess.gone true), every field and header still reads its final value
+// (hungup, cause, answered, times, call, sess["Hangup-Cause"], ...) for as
+// long as the script holds the object, sess:uptime() stops at the hangup,
+// commands return nil, "session UUID is gone" and waits nil, "hangup".
+// Commands (switchio's names and wire
 // commands, see models.Session): answer, hangup(cause), park,
 // bridge{dest_url, profile, gateway, proxy, params} (or bridge(dest_url)),
 // playback(path | {paths}, {start_sample, endless, params, loops, app_uuid}),
@@ -75,6 +96,19 @@
 // booleans), switchlua.api(cmd), switchlua.log, switchlua.node and
 // switchlua.router (switchio's Router; see lua/router.lua).
 //
+// switchlua.api(cmd) and ctx.api(cmd) run an api command with `bgapi`
+// (Host.BackgroundAPI) and yield until its BACKGROUND_JOB: they return the
+// job's result text (trailing newline removed), or nil and the "-ERR ..."
+// text (or the error of a refused bgapi or a lost connection). A leading
+// "api " or "bgapi " is dropped; "sendmsg ..." and "sendevent ..." go out
+// as they are and return their reply. Not plain `api`: FreeSWITCH's
+// mod_event_socket runs an api command inline in the connection's thread
+// and writes no event on it until the command returns, so
+// switchlua.api("originate ...") would freeze the node's whole event stream
+// (every call of the node) for the ring time. Session commands (uuid_answer,
+// uuid_kill, sendmsg execute, ...), which FreeSWITCH answers at once, use
+// plain api (Host.API).
+//
 // # Errors and limits
 //
 // An error in a callback is logged with script:line, the app and the session
@@ -87,19 +121,35 @@
 // # Sandbox
 //
 // By default scripts get base (without dofile, loadfile, collectgarbage,
-// getfenv, setfenv), table, string, math, coroutine and os.time, os.clock,
-// os.date and os.difftime. load and loadstring compile text only and run in
-// the calling script's environment. require loads "switchlua",
+// getfenv, setfenv, module, newproxy), table, string, math, coroutine and
+// os.time, os.clock, os.date and os.difftime. What is left out is never
+// opened, but using it says why: dofile(...), os.execute(...), io.open(...),
+// debug.getinfo(...), package.path and the like raise "NAME is not
+// available in the sandbox (run with --unsafe)" (io, debug and package are
+// stand-in tables whose every field raises so), instead of "attempt to call
+// a nil value". load and loadstring compile text only and run in the
+// calling script's environment. require loads "switchlua",
 // "switchlua.router", or what Options.Module resolves (the scripts' own
-// folders); modules are cached per app generation. Options.Unsafe opens the
-// full standard library.
+// folders); modules are cached per app generation. pairs honours __pairs.
+// Options.Unsafe opens the full standard library.
 //
 // # Hot reload and app state
 //
 // Load of an app id that is already loaded runs the new scripts in fresh
-// environments. If one raises at the top level, the old generation stays and
-// Load returns the error (script:line). Otherwise teardown() of the old
-// generation runs, then setup(ctx) of the new one. A global table named
+// environments. If one raises at the top level (or names an unknown event,
+// see above), the old generation stays and Load returns the error
+// (script:line). Otherwise teardown() of the old generation runs, then
+// setup(ctx) of the new one, in that order (they may share resources: a
+// new setup never runs before the old teardown). If a setup raises before
+// its first yield, the new generation is refused: Load returns its error
+// (`script:line: message (in setup)`), the scripts of the new generation
+// whose setup had already run get their teardown, the old generation is
+// put back and its setup(ctx) runs again (its teardown had run), so it
+// serves on as it was; on a first load the app is simply not installed.
+// The host counts such a Load as a failed load (the running version
+// stays). A setup that raises after a yield (after ctx.api, say) runs
+// after the swap: its error is logged and counted like any callback's, and
+// the new generation stays. A global table named
 // `state` survives reloads: each script starts with `state` set to the app's
 // state table (empty on the first load), so initialise fields with
 // `state.n = state.n or 0`; a script that assigns a new table to `state`
@@ -131,7 +181,19 @@ type Host interface {
 	Post(fn func())
 	// API sends `api <cmd>` (or any raw command when cmd starts with "bgapi ",
 	// "sendmsg ", ...) on this node; done runs on the Listener goroutine.
+	// The Runtime uses it for session commands (uuid_answer, sendmsg, ...),
+	// which FreeSWITCH answers at once.
 	API(cmd string, done func(reply string, err error))
+	// BackgroundAPI runs cmd (an api command without the "api "/"bgapi "
+	// prefix) with `bgapi` on this node; done runs once, on the Listener
+	// goroutine, with the BACKGROUND_JOB body (without its trailing
+	// newline), or with an error: a "-ERR ..."/"-USAGE ..." body (the error
+	// text is the body), a refused bgapi, a lost connection. The Runtime
+	// uses it for switchlua.api and ctx.api: FreeSWITCH runs a plain `api`
+	// inline in the event socket's thread and writes no event on that
+	// connection until it returns, so a slow command (an originate that
+	// rings) would freeze the node's whole event stream.
+	BackgroundAPI(cmd string, done func(result string, err error))
 	// Node names the FreeSWITCH node (its address).
 	Node() string
 }
@@ -197,6 +259,7 @@ type Runtime struct {
 	evMeth       *lua.LTable
 	callMT       *lua.LTable
 	callMeth     *lua.LTable
+	varsMT       *lua.LTable // call.vars
 	conv         converters
 	coResume     lua.LGFunction // the coroutine library's resume
 	coCreateOrig lua.LGFunction // and its create
@@ -207,17 +270,18 @@ type Runtime struct {
 	queue   []pendingResume // wake-ups asked for while Lua was running
 	waiting int
 
-	apps    map[string]*app
-	loading *app // app whose chunks run now (top-level code)
-	order   []string
-	gen     uint64
-	known   map[string]bool // Events() as last computed
-	dyn     map[string]bool // events needed at run time beyond the scripts' constants
-	wd      *watchdog
-	ctx     context.Context
-	closed  bool
-	ncb     uint64
-	nerr    uint64
+	apps     map[string]*app
+	loading  *app // app whose chunks run now (top-level code)
+	order    []string
+	gen      uint64
+	known    map[string]bool // Events() as last computed
+	dyn      map[string]bool // events needed at run time beyond the scripts' constants
+	badNames map[string]bool // unknown event names already logged (sess:wait)
+	wd       *watchdog
+	ctx      context.Context
+	closed   bool
+	ncb      uint64
+	nerr     uint64
 }
 
 // New makes a Runtime with its sandboxed Lua state.
@@ -226,9 +290,11 @@ func New(h Host, o Options) (*Runtime, error) { return newRuntime(h, o) }
 // Load installs or replaces app spec.ID. Each script runs in its own
 // environment; on a replace, teardown() of the old generation runs, then
 // setup(ctx) of the new, and the old `state` table is carried over. If the new
-// scripts fail to run (a top-level error), the old generation stays and the
-// error (script:line) is returned. Coroutines already waiting keep running the
-// code they started with.
+// scripts fail to run (a top-level error, an unknown event name) or a setup
+// raises before its first yield, the old generation stays (after a setup
+// error: is put back, and its setup runs again) and the error (script:line)
+// is returned; see the package doc. Coroutines already waiting keep running
+// the code they started with.
 func (r *Runtime) Load(spec AppSpec) error { return r.load(spec) }
 
 // Unload runs teardown() of app id and removes it.
@@ -236,6 +302,13 @@ func (r *Runtime) Unload(id string) { r.unload(id) }
 
 // HasApp reports whether app id is loaded.
 func (r *Runtime) HasApp(id string) bool { return r.apps[id] != nil }
+
+// Handles reports whether app id is loaded and handles event (an ESL event
+// name such as "CHANNEL_PARK", or a CUSTOM subclass "module::name"): one of
+// its scripts defines the event's on_* callback (on_park for CHANNEL_PARK)
+// or has registered on(event, fn). The host asks it to know whether an app
+// takes responsibility for parked calls (host.Config.ParkTimeout).
+func (r *Runtime) Handles(id, event string) bool { return r.handles(id, event) }
 
 // Apps lists the loaded app ids in load order.
 func (r *Runtime) Apps() []string { return append([]string(nil), r.order...) }
@@ -266,7 +339,11 @@ func (r *Runtime) DispatchJobTo(app string, s *models.Session, j *models.Job) {
 }
 
 // SessionGone releases the Lua side of s after CHANNEL_DESTROY: waiters get
-// nil, "hangup"; nothing of s stays referenced.
+// nil, "hangup", commands and waits started later get nil, "session UUID is
+// gone", and the Runtime drops everything it held for s (waiters, commands
+// in flight, events kept for a wait). The session object keeps s, so Lua
+// code that still holds it reads its final state; s lives on only as long as
+// such code does.
 func (r *Runtime) SessionGone(s *models.Session) { r.sessionGone(s) }
 
 // Stats are the Runtime's counters.

@@ -3,6 +3,7 @@ package bindings
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,8 +59,10 @@ func (r *Runtime) newEnv(a *app, path string, withOn bool) *script {
 func (r *Runtime) lOn(L *lua.LState, sc *script) int {
 	key := eventName(L.CheckString(1))
 	fn := L.CheckFunction(2)
-	if key == "" {
-		L.ArgError(1, "empty event name")
+	if err := checkEventKey(key); err != nil {
+		// Never subscribed: FreeSWITCH would refuse the whole `event`
+		// command without naming the bad word.
+		L.RaiseError("on(): %s", err.Error())
 	}
 	if sc.on == nil {
 		sc.on = make(map[string][]*lua.LFunction)
@@ -135,6 +138,9 @@ func (r *Runtime) lRequire(L *lua.LState, sc *script) int {
 			}
 		}
 		L.RaiseError("module %q not found: %v (require is limited to the scripts' own folders)", name, err)
+	}
+	if bad := badEventLiterals(s, true); len(bad) > 0 {
+		L.RaiseError("require %q: %s", name, bad[0].String())
 	}
 	msc := r.newEnv(a, s.Path, false)
 	fn := L.NewFunctionFromProto(s.Proto)
@@ -228,6 +234,11 @@ func (r *Runtime) load(spec AppSpec) error {
 		if s.Proto == nil {
 			return fmt.Errorf("%s: no compiled chunk", s.Path)
 		}
+		if bad := badEventLiterals(s, true); len(bad) > 0 {
+			return errors.New(bad[0].String())
+		}
+	}
+	for _, s := range spec.Scripts {
 		sc := r.newEnv(a, s.Path, true)
 		a.scripts = append(a.scripts, sc)
 		protoEvents(s.Proto, a.events)
@@ -235,7 +246,8 @@ func (r *Runtime) load(spec AppSpec) error {
 			return err
 		}
 	}
-	// The new generation is good: swap.
+	// The new generation is good: swap. teardown() of the old generation
+	// runs before setup() of the new one (they may share resources).
 	if old != nil {
 		r.teardown(old)
 	} else {
@@ -243,7 +255,23 @@ func (r *Runtime) load(spec AppSpec) error {
 	}
 	r.apps[spec.ID] = a
 	r.known = nil
-	r.setup(a)
+	if err := r.setup(a); err != nil {
+		// setup raised before its first yield: the new generation is
+		// refused. The old one comes back and its setup runs again (its
+		// teardown has run); on a first load the app is not installed.
+		r.known = nil
+		if old != nil {
+			r.apps[spec.ID] = old
+			if rerr := r.setup(old); rerr != nil {
+				r.nerr++
+				r.log.Error("lua setup of the restored generation failed", "app", old.id, "generation", old.gen, "err", rerr.Error())
+			}
+		} else {
+			delete(r.apps, spec.ID)
+			r.order = slices.DeleteFunc(r.order, func(id string) bool { return id == spec.ID })
+		}
+		return err
+	}
 	return nil
 }
 
@@ -281,7 +309,11 @@ func (a *app) currentState() *lua.LTable {
 }
 
 // setup runs setup(ctx) of each script of a, in load order, as callbacks.
-func (r *Runtime) setup(a *app) {
+// If one raises before its first yield, setup stops there: the scripts
+// whose setup already ran get their teardown(ctx), in load order, and the
+// error (script:line) is returned. An error after a yield is a callback
+// error like any other (logged and counted; the generation stays).
+func (r *Runtime) setup(a *app) error {
 	L := r.L
 	ctx := L.NewTable()
 	args := L.NewTable()
@@ -294,11 +326,24 @@ func (r *Runtime) setup(a *app) {
 	ctx.RawSetString("generation", lua.LNumber(a.gen))
 	ctx.RawSetString("api", L.NewFunction(r.lAPI))
 	a.ctx = ctx
-	for _, sc := range a.scripts {
-		if fn, ok := sc.env.RawGetString("setup").(*lua.LFunction); ok {
-			r.start(a, nil, "setup", fn, ctx, lua.LNil, lua.LNil)
+	for i, sc := range a.scripts {
+		fn, ok := sc.env.RawGetString("setup").(*lua.LFunction)
+		if !ok {
+			continue
+		}
+		if done, err := r.startSync(a, "setup", fn, ctx); done && err != nil {
+			for _, prev := range a.scripts[:i] {
+				if _, had := prev.env.RawGetString("setup").(*lua.LFunction); !had {
+					continue
+				}
+				if td, ok := prev.env.RawGetString("teardown").(*lua.LFunction); ok {
+					r.start(a, nil, "teardown", td, a.ctx, lua.LNil, lua.LNil)
+				}
+			}
+			return fmt.Errorf("%w (in setup)", err)
 		}
 	}
+	return nil
 }
 
 // teardown runs teardown() of each script of a, in load order.

@@ -46,22 +46,44 @@ func CompileFile(path string) (Script, error) {
 	return CompileScript(path, src)
 }
 
-// Lint is one finding of LintCallbacks.
+// Lint is one finding of LintCallbacks: a global named like a callback that
+// no event calls (Call == ""), or an event name given to on() or to a
+// :wait() call that FreeSWITCH does not have (Call == "on" or "wait").
 type Lint struct {
 	Path    string
 	Line    int
-	Name    string // the global that was set, e.g. "on_answered"
-	Suggest string // the nearest known callback, e.g. "on_answer"
+	Name    string // the global that was set, e.g. "on_answered", or the event name as written, e.g. "CHANNEL_ANSWR"
+	Suggest string // the nearest known callback (e.g. "on_answer") or event (e.g. "CHANNEL_ANSWER"); "" if none is close
+	Call    string // "" for a callback global; "on" or "wait" for an event name given to that call
 }
 
 // String formats the finding as "path:line: message".
 func (l Lint) String() string {
+	if l.Call != "" {
+		msg := (&unknownEventError{name: eventName(l.Name), suggest: l.Suggest}).Error()
+		if l.Name != eventName(l.Name) {
+			msg = fmt.Sprintf("%s (written %q)", msg, l.Name)
+		}
+		what := "on()"
+		if l.Call == "wait" {
+			what = ":wait()"
+		}
+		return fmt.Sprintf("%s:%d: %s: %s", l.Path, l.Line, what, msg)
+	}
 	return fmt.Sprintf("%s:%d: %s is not a known callback (did you mean %s?)", l.Path, l.Line, l.Name, l.Suggest)
 }
 
-// LintCallbacks finds globals named on_* that no event calls: likely typos
-// of a known callback (see KnownCallbacks). It reads the compiled code, so
-// it needs no Lua state and runs nothing.
+// LintCallbacks finds likely typos, reading the compiled code (it needs no
+// Lua state and runs nothing):
+//   - globals named on_* that no event calls (see KnownCallbacks), with the
+//     nearest known callback;
+//   - event names written as string constants in on("NAME", fn) or
+//     x:wait("NAME" | {"NAME", ...}) that are not FreeSWITCH event types
+//     (CUSTOM subclasses "module::name" are free-form), with the nearest
+//     known event. Load refuses the same names (see Runtime.Load); names
+//     built at run time are checked when used.
+//
+// The `check` command prints these.
 func LintCallbacks(s Script) []Lint {
 	var out []Lint
 	var walk func(p *lua.FunctionProto)
@@ -93,8 +115,9 @@ func LintCallbacks(s Script) []Lint {
 	}
 	if s.Proto != nil {
 		walk(s.Proto)
+		out = append(out, badEventLiterals(s, false)...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Line < out[j].Line })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Line < out[j].Line })
 	return out
 }
 

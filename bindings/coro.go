@@ -67,6 +67,15 @@ type runInfo struct {
 	cpu     time.Duration
 	timing  bool
 	runFrom time.Time
+	// sync, if set, receives the outcome of a run that ends before its
+	// first yield (startSync); such an error is the caller's to report.
+	sync *syncResult
+}
+
+// syncResult is the outcome of a callback run that ended without yielding.
+type syncResult struct {
+	done bool
+	err  error
 }
 
 // initTrampoline compiles the trampoline: it calls the function it is given,
@@ -77,6 +86,7 @@ func (r *Runtime) initTrampoline() error {
 return function(fn, a, b, c)
   while true do
     fn(a, b, c)
+    fn, a, b, c = nil, nil, nil, nil -- an idle trampoline pins no session
     fn, a, b, c = yield(done)
   end
 end`, "=trampoline", r.L.GetField(r.L.GetGlobal("coroutine"), "yield"), r.done)
@@ -112,11 +122,25 @@ func (r *Runtime) putCoro(c *coro) {
 
 // start runs fn(a, b, c) as a callback of app in a coroutine.
 func (r *Runtime) start(ap *app, so *sessObj, cb string, fn *lua.LFunction, a, b, c lua.LValue) {
+	r.startRun(ap, so, cb, fn, nil, a, b, c)
+}
+
+// startSync is start for setup: it reports whether the run ended before its
+// first yield (done) and, if so, its error, which it does not log (the
+// caller reports it). A run that yields goes on as any callback: an error
+// after the yield is logged and counted.
+func (r *Runtime) startSync(ap *app, cb string, fn *lua.LFunction, a lua.LValue) (done bool, err error) {
+	var res syncResult
+	r.startRun(ap, nil, cb, fn, &res, a, lua.LNil, lua.LNil)
+	return res.done, res.err
+}
+
+func (r *Runtime) startRun(ap *app, so *sessObj, cb string, fn *lua.LFunction, res *syncResult, a, b, c lua.LValue) {
 	if r.closed {
 		return
 	}
 	co := r.getCoro()
-	co.run = runInfo{app: ap, cb: cb, so: so}
+	co.run = runInfo{app: ap, cb: cb, so: so, sync: res}
 	if so != nil {
 		co.run.uuid = so.uuid
 	}
@@ -126,6 +150,9 @@ func (r *Runtime) start(ap *app, so *sessObj, cb string, fn *lua.LFunction, a, b
 	}
 	r.ncb++
 	r.resume(co, fn, a, b, c)
+	if res != nil && !res.done && co.run.sync == res {
+		co.run.sync = nil // it yielded: later outcomes are a callback's
+	}
 }
 
 // resume runs co until it finishes or yields. Wake-ups asked for while Lua
@@ -208,9 +235,14 @@ func (r *Runtime) safeResume(th *lua.LState, args []lua.LValue) (st lua.ResumeSt
 // finish ends a callback run: count, log, report.
 func (r *Runtime) finish(co *coro, err error) {
 	ri := &co.run
+	if ri.sync != nil {
+		ri.sync.done, ri.sync.err = true, err
+	}
 	if err != nil {
 		r.nerr++
-		r.log.Error("lua callback failed", "app", ri.appID(), "callback", ri.cb, "uuid", ri.uuid, "err", err.Error())
+		if ri.sync == nil {
+			r.log.Error("lua callback failed", "app", ri.appID(), "callback", ri.cb, "uuid", ri.uuid, "err", err.Error())
+		}
 	}
 	if r.opt.OnCallback != nil {
 		info := CallbackInfo{App: ri.appID(), Callback: ri.cb, UUID: ri.uuid, Err: err}

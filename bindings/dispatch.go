@@ -78,7 +78,7 @@ const maxRecent = 16
 // wakeWaiters resumes the waiters of so that this event satisfies, and
 // those a hangup cuts short.
 func (r *Runtime) wakeWaiters(so *sessObj, key string, lz *lazyEvent) {
-	hungup := so.s != nil && so.s.Hungup
+	hungup := so.s.Hungup
 	var wake []*coro
 	for _, co := range so.waiters {
 		if matches(co.waitNames, key) || hungup && !allHangupFamily(co.waitNames) {
@@ -185,15 +185,18 @@ func (r *Runtime) runJob(a *app, s *models.Session, j *models.Job) {
 	}
 }
 
-// sessionGone implements Runtime.SessionGone.
+// sessionGone implements Runtime.SessionGone. The session object keeps s
+// (and s.Ext keeps the object, so sess.call.first still gives the same
+// one): Lua reads the final state of a gone session. What the Runtime
+// itself holds for s (waiters, commands in flight, events remembered for a
+// wait) is dropped, so s lives on only while Lua code holds its object.
 func (r *Runtime) sessionGone(s *models.Session) {
 	so, ok := s.Ext.(*sessObj)
 	if !ok {
+		s.Ext = goneExt // an object made later (sess.call.first) is gone too
 		return
 	}
-	s.Ext = nil
-	so.s = nil
-	so.vars = nil
+	so.gone = true
 	for _, co := range so.cmds {
 		if co.cmdSess == so {
 			co.resetRecent()
@@ -206,4 +209,28 @@ func (r *Runtime) sessionGone(s *models.Session) {
 		co.waitSess = nil // already removed
 		r.wake(co, co.seq, waitEvent, lua.LNil, lua.LString("hangup"))
 	}
+}
+
+// handles implements Runtime.Handles.
+func (r *Runtime) handles(id, event string) bool {
+	a := r.apps[id]
+	if a == nil {
+		return false
+	}
+	key := eventName(event)
+	cb := ""
+	if !strings.Contains(key, "::") {
+		cb = eventCallbacks[key]
+	}
+	for _, sc := range a.scripts {
+		if cb != "" {
+			if _, ok := sc.env.RawGetString(cb).(*lua.LFunction); ok {
+				return true
+			}
+		}
+		if len(sc.on[key]) > 0 || isSubclass(key) && len(sc.on["CUSTOM"]) > 0 {
+			return true
+		}
+	}
+	return false
 }

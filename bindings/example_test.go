@@ -14,6 +14,9 @@ type host struct{ posted []func() }
 func (h *host) Post(fn func())                           { h.posted = append(h.posted, fn) }
 func (h *host) API(cmd string, done func(string, error)) { h.Post(func() { done("+OK", nil) }) }
 func (h *host) Node() string                             { return "127.0.0.1:8021" }
+func (h *host) BackgroundAPI(cmd string, done func(string, error)) {
+	h.Post(func() { done("+OK", nil) })
+}
 
 // A Listener loads an app, then applies each event to its session and hands
 // it to the Runtime; the app's commands go out through the session's Sender.

@@ -51,6 +51,12 @@ func (h *fakeHost) API(cmd string, done func(string, error)) {
 	h.Post(func() { done(reply, err) })
 }
 
+// BackgroundAPI records "bgapi cmd" and answers like API (apiReply sees
+// "bgapi cmd" too).
+func (h *fakeHost) BackgroundAPI(cmd string, done func(string, error)) {
+	h.API("bgapi "+cmd, done)
+}
+
 func (h *fakeHost) Node() string { return "node1" }
 
 func (h *fakeHost) APIs() []string {

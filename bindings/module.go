@@ -75,9 +75,12 @@ func (r *Runtime) context() (appID, uuid string) {
 	return "", ""
 }
 
-// lAPI is switchlua.api(cmd) and ctx.api(cmd): sends `api cmd` (or a raw
-// "bgapi ..."/"sendmsg ..." command) through the host and waits for the
-// reply: the reply text, or nil, err.
+// lAPI is switchlua.api(cmd) and ctx.api(cmd): runs the api command with
+// bgapi through the host (Host.BackgroundAPI) and waits for its
+// BACKGROUND_JOB: the result text, or nil, err ("-ERR ..." results, a
+// refused bgapi, a lost connection). An "api " or "bgapi " prefix is
+// dropped; a raw "sendmsg ..." or "sendevent ..." goes out as it is
+// (Host.API) and returns its reply.
 func (r *Runtime) lAPI(L *lua.LState) int {
 	cmd := L.CheckString(1)
 	if L.GetTop() >= 2 { // ctx:api(cmd)
@@ -88,14 +91,38 @@ func (r *Runtime) lAPI(L *lua.LState) int {
 	co := r.yieldable(L, "api()")
 	seq := co.suspend(L, waitCmd)
 	co.resetRecent()
-	r.host.API(cmd, func(reply string, err error) {
+	done := func(reply string, err error) {
 		if err != nil {
 			r.wake(co, seq, waitCmd, lua.LNil, lua.LString(err.Error()))
 			return
 		}
 		r.wake(co, seq, waitCmd, lua.LString(reply))
-	})
+	}
+	bg, raw := apiCommand(cmd)
+	if raw {
+		r.host.API(bg, done)
+	} else {
+		r.host.BackgroundAPI(bg, done)
+	}
 	return co.yield(L)
+}
+
+// apiCommand splits what switchlua.api was given: an api command to run
+// with bgapi (its "api "/"bgapi " prefix dropped), or a raw sendmsg or
+// sendevent (raw is true).
+func apiCommand(cmd string) (string, bool) {
+	cmd = strings.TrimLeft(cmd, " \t")
+	for _, p := range []string{"sendmsg", "sendevent "} {
+		if strings.HasPrefix(cmd, p) {
+			return cmd, true
+		}
+	}
+	for _, p := range []string{"bgapi ", "api "} {
+		if rest, ok := strings.CutPrefix(cmd, p); ok {
+			return strings.TrimLeft(rest, " "), false
+		}
+	}
+	return cmd, false
 }
 
 //go:embed lua/router.lua

@@ -59,9 +59,12 @@ func CallbackEvent(callback string) (event string, ok bool) {
 	return event, ok
 }
 
-// eslEvents are FreeSWITCH's event type names (switch_event_types_t). A string
-// constant in a script equal to one of these (e.g. the argument of
-// sess:wait("DTMF")) makes Events() subscribe to it.
+// eslEvents are FreeSWITCH's event type names (EVENT_NAMES in
+// src/switch_event.c, the order of switch_event_types_t), without "ALL",
+// which subscribes to everything but is no event an app can receive. A
+// string constant in a script equal to one of these (e.g. the argument of
+// sess:wait("DTMF")) makes Events() subscribe to it; on(name) and
+// sess:wait(name) accept only these, CUSTOM and CUSTOM subclasses.
 var eslEvents = toSet(`CUSTOM CLONE CHANNEL_CREATE CHANNEL_DESTROY CHANNEL_STATE CHANNEL_CALLSTATE
 CHANNEL_ANSWER CHANNEL_HANGUP CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE CHANNEL_EXECUTE_COMPLETE
 CHANNEL_HOLD CHANNEL_UNHOLD CHANNEL_BRIDGE CHANNEL_UNBRIDGE CHANNEL_PROGRESS CHANNEL_PROGRESS_MEDIA
@@ -74,7 +77,7 @@ PHONE_FEATURE PHONE_FEATURE_SUBSCRIBE SEND_MESSAGE RECV_MESSAGE REQUEST_PARAMS C
 COMMAND SESSION_HEARTBEAT CLIENT_DISCONNECTED SERVER_DISCONNECTED SEND_INFO RECV_INFO RECV_RTCP_MESSAGE
 SEND_RTCP_MESSAGE CALL_SECURE NAT RECORD_START RECORD_STOP PLAYBACK_START PLAYBACK_STOP CALL_UPDATE
 FAILURE SOCKET_DATA MEDIA_BUG_START MEDIA_BUG_STOP CONFERENCE_DATA_QUERY CONFERENCE_DATA CALL_SETUP_REQ
-CALL_SETUP_RESULT CALL_DETAIL DEVICE_STATE TEXT SHUTDOWN_REQUESTED`)
+CALL_SETUP_RESULT CALL_DETAIL DEVICE_STATE TEXT SHUTDOWN_REQUESTED CERT_RELOAD`)
 
 func toSet(words string) map[string]bool {
 	m := make(map[string]bool)

@@ -106,12 +106,42 @@ func (r *Runtime) openLibs() error {
 		for _, k := range []string{"time", "clock", "date", "difftime"} {
 			os.RawSetString(k, full.RawGetString(k))
 		}
+		// The rest of os refuses with a clear error, never opened.
+		for _, k := range []string{"execute", "exit", "getenv", "remove", "rename", "setlocale", "tmpname"} {
+			os.RawSetString(k, r.refused(L, "os."+k))
+		}
 		G.RawSetString("os", os)
 		for _, k := range []string{"dofile", "loadfile", "collectgarbage", "getfenv", "setfenv",
-			"_printregs", "module", "require", "load", "loadstring", "newproxy"} {
+			"module", "newproxy"} {
+			G.RawSetString(k, r.refused(L, k))
+		}
+		for _, k := range []string{"io", "debug", "package"} {
+			G.RawSetString(k, r.refusedLib(L, k))
+		}
+		// require, load and loadstring are each script's own (newEnv).
+		for _, k := range []string{"_printregs", "require", "load", "loadstring"} {
 			G.RawSetString(k, lua.LNil)
 		}
 	}
+	// pairs honours a __pairs metamethod (Lua 5.2's rule; gopher-lua's
+	// pairs takes tables only), so pairs(sess.call.vars) works.
+	next := G.RawGetString("next")
+	G.RawSetString("pairs", L.NewFunction(func(L *lua.LState) int {
+		v := L.CheckAny(1)
+		if mm := L.GetMetaField(v, "__pairs"); mm != lua.LNil {
+			L.Push(mm)
+			L.Push(v)
+			L.Call(1, 3)
+			return 3
+		}
+		if _, ok := v.(*lua.LTable); !ok {
+			L.ArgError(1, "table expected, got "+v.Type().String())
+		}
+		L.Push(next)
+		L.Push(v)
+		L.Push(lua.LNil)
+		return 3
+	}))
 	r.globals = G
 
 	// Coroutines the scripts create share the Runtime's CPU-budget context
@@ -163,6 +193,35 @@ end`, "=coroutine.wrap", co.RawGetString("create"), co.RawGetString("resume"),
 	r.module = m
 	G.RawSetString("switchlua", m)
 	return nil
+}
+
+// sandboxHint ends the errors of what the sandbox refuses.
+const sandboxHint = "is not available in the sandbox (run with --unsafe)"
+
+// refused is a function that raises "<name> is not available in the sandbox".
+func (r *Runtime) refused(L *lua.LState, name string) *lua.LFunction {
+	return L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s %s", name, sandboxHint)
+		return 0
+	})
+}
+
+// refusedLib is a stand-in for a library the sandbox does not open: any
+// field read or write raises "<lib>.<field> is not available in the
+// sandbox", so io.open(...) says why instead of "attempt to index a nil
+// value".
+func (r *Runtime) refusedLib(L *lua.LState, lib string) *lua.LTable {
+	t := L.NewTable()
+	mt := L.NewTable()
+	raise := L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("%s.%s %s", lib, L.ToStringMeta(L.Get(2)).String(), sandboxHint)
+		return 0
+	})
+	mt.RawSetString("__index", raise)
+	mt.RawSetString("__newindex", raise)
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(t, mt)
+	return t
 }
 
 // compileString compiles and runs a helper chunk with args; it returns the

@@ -261,10 +261,10 @@ func TestSessionGoneReleasesWaiters(t *testing.T) {
 	s := e.session("u1", "", "inbound")
 	e.send(s, "CHANNEL_PARK")
 	e.rt.SessionGone(s)
-	if s.Ext != nil {
-		t.Fatal("Ext kept")
+	if so := s.Ext.(*sessObj); !so.gone || len(so.waiters)+len(so.cmds) != 0 {
+		t.Fatalf("gone %v, %d waiters, %d commands", so.gone, len(so.waiters), len(so.cmds))
 	}
-	want := []string{"woke nil hangup true nil", "cmd nil session u1 is gone"}
+	want := []string{"woke nil hangup true u1", "cmd nil session u1 is gone"}
 	if got := e.records(); !slices.Equal(got, want) {
 		t.Fatalf("got %q want %q", got, want)
 	}
@@ -511,7 +511,7 @@ func TestJobCallback(t *testing.T) {
 func TestAPIFromSetupAndCallbacks(t *testing.T) {
 	e := newEnv(t, Options{})
 	e.host.apiReply = func(cmd string) (string, error) {
-		if strings.HasPrefix(cmd, "bad") {
+		if strings.HasPrefix(cmd, "bgapi bad") {
 			return "", errors.New("-ERR bad Command not found!")
 		}
 		return "+OK " + cmd, nil
@@ -521,17 +521,29 @@ func TestAPIFromSetupAndCallbacks(t *testing.T) {
 		  rec("setup", ctx.args.rate, ctx.node, ctx.app, ctx.api("status"))
 		  rec("setup2", ctx.api("bad"))
 		end
-		function on_park(sess) rec("park", switchlua.api("uuid_dump " .. sess.uuid)) end
+		function on_park(sess)
+		  rec("park", switchlua.api("uuid_dump " .. sess.uuid))
+		  rec("prefixes", switchlua.api("api status"), switchlua.api("bgapi status"))
+		  rec("raw", switchlua.api("sendevent CUSTOM\nEvent-Subclass: x::y"))
+		end
 		function teardown() rec("teardown") end`)
 	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 2 })
 	s := e.session("u1", "", "inbound")
 	e.send(s, "CHANNEL_PARK")
-	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 3 })
+	e.host.runUntil(t, 5*time.Second, func() bool { return len(e.records()) == 5 })
 	e.rt.Unload("default")
-	want := []string{"setup nil node1 default +OK status", "setup2 nil -ERR bad Command not found!",
-		"park +OK uuid_dump u1", "teardown"}
+	// api commands go out as bgapi (a plain api freezes the node's events
+	// while it runs); a raw sendevent as it is.
+	want := []string{"setup nil node1 default +OK bgapi status", "setup2 nil -ERR bad Command not found!",
+		"park +OK bgapi uuid_dump u1", "prefixes +OK bgapi status +OK bgapi status",
+		"raw +OK sendevent CUSTOM\nEvent-Subclass: x::y", "teardown"}
 	if got := e.records(); !slices.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	wantCmds := []string{"bgapi status", "bgapi bad", "bgapi uuid_dump u1", "bgapi status", "bgapi status",
+		"sendevent CUSTOM\nEvent-Subclass: x::y"}
+	if got := e.host.APIs(); !slices.Equal(got, wantCmds) {
+		t.Fatalf("commands %q\nwant %q", got, wantCmds)
 	}
 }
 

@@ -19,7 +19,12 @@ import (
 // the *lua.LState it needs to yield, and a hand-written method call is 3-5x
 // cheaper (see BenchmarkMethodCall).
 type sessObj struct {
-	s    *models.Session // nil once the session is gone
+	// s stays set after the session is gone, so Lua reads its final
+	// state (hungup, cause, times, call, headers); only Lua code that still
+	// holds the object keeps it alive (the Runtime drops its own
+	// references in SessionGone).
+	s    *models.Session
+	gone bool // CHANNEL_DESTROY was processed: commands and waits refuse
 	uuid string
 	ud   *lua.LUserData
 	vars *lua.LTable // sess.vars, made on first use
@@ -46,12 +51,15 @@ func (so *sessObj) removeCmd(co *coro) {
 	}
 }
 
+// goneExt is the Session.Ext of a session that left before Lua ever saw it.
+var goneExt = new(struct{ gone bool })
+
 // sessObj returns (making on first use) the Lua object of s.
 func (r *Runtime) sessObj(s *models.Session) *sessObj {
 	if so, ok := s.Ext.(*sessObj); ok {
 		return so
 	}
-	so := &sessObj{s: s, uuid: s.UUID}
+	so := &sessObj{s: s, uuid: s.UUID, gone: s.Ext == goneExt}
 	ud := r.L.NewUserData()
 	ud.Value = so
 	ud.Metatable = r.sessMT
@@ -132,10 +140,6 @@ func (r *Runtime) initObjects() {
 		"peer": func(L *lua.LState) int {
 			c := checkCall(L)
 			so := checkSessAt(L, 2)
-			if so.s == nil {
-				L.Push(lua.LNil)
-				return 1
-			}
 			L.Push(r.sessValue(c.Peer(so.s)))
 			return 1
 		},
@@ -152,6 +156,7 @@ func (r *Runtime) initObjects() {
 		return 1
 	}))
 	r.callMT.RawSetString("__metatable", lua.LString("call"))
+	r.initCallVars()
 
 	r.conv.init(r.L)
 }
@@ -177,11 +182,7 @@ func (r *Runtime) sessIndex(L *lua.LState) int {
 		L.Push(so.vars)
 		return 1
 	case "gone":
-		L.Push(lua.LBool(s == nil))
-		return 1
-	}
-	if s == nil {
-		L.Push(lua.LNil)
+		L.Push(lua.LBool(so.gone))
 		return 1
 	}
 	switch key {
@@ -255,10 +256,6 @@ func (r *Runtime) sessionMethods() map[string]lua.LGFunction {
 		"get": func(L *lua.LState) int {
 			so := checkSess(L)
 			name := L.CheckString(2)
-			if so.s == nil {
-				L.Push(lua.LNil)
-				return 1
-			}
 			v, ok := so.s.Lookup(name)
 			if !ok {
 				L.Push(lua.LNil)
@@ -269,33 +266,31 @@ func (r *Runtime) sessionMethods() map[string]lua.LGFunction {
 		},
 		"is_inbound": func(L *lua.LState) int {
 			so := checkSess(L)
-			L.Push(lua.LBool(so.s != nil && so.s.IsInbound()))
+			L.Push(lua.LBool(so.s.IsInbound()))
 			return 1
 		},
 		"is_outbound": func(L *lua.LState) int {
 			so := checkSess(L)
-			L.Push(lua.LBool(so.s != nil && so.s.IsOutbound()))
+			L.Push(lua.LBool(so.s.IsOutbound()))
 			return 1
 		},
 		"uptime": func(L *lua.LState) int {
 			so := checkSess(L)
-			if so.s == nil {
-				L.Push(lua.LNumber(0))
-				return 1
+			now := time.Now()
+			if h := so.s.Times.Hangup; so.gone && !h.IsZero() {
+				now = h // a gone session's uptime stops at its hangup
 			}
-			L.Push(lua.LNumber(so.s.Uptime(time.Now()).Seconds()))
+			L.Push(lua.LNumber(so.s.Uptime(now).Seconds()))
 			return 1
 		},
 		"history": func(L *lua.LState) int {
 			so := checkSess(L)
 			t := L.CreateTable(32, 0)
-			if so.s != nil {
-				for _, h := range so.s.History() {
-					e := L.CreateTable(0, 2)
-					e.RawSetString("name", lua.LString(h.Name))
-					e.RawSetString("time", epoch(h.Time))
-					t.Append(e)
-				}
+			for _, h := range so.s.History() {
+				e := L.CreateTable(0, 2)
+				e.RawSetString("name", lua.LString(h.Name))
+				e.RawSetString("time", epoch(h.Time))
+				t.Append(e)
 			}
 			L.Push(t)
 			return 1
@@ -425,7 +420,7 @@ func argString(L *lua.LState, n int) string {
 // until its reply: true, or nil and the error text.
 func (r *Runtime) command(L *lua.LState, so *sessObj, what string, send func(done models.Done)) int {
 	co := r.yieldable(L, what)
-	if so != nil && so.s == nil {
+	if so != nil && so.gone {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("session " + so.uuid + " is gone"))
 		return 2
@@ -451,7 +446,7 @@ func (r *Runtime) lGetVar(L *lua.LState) int {
 	so := checkSess(L)
 	name := L.CheckString(2)
 	co := r.yieldable(L, "sess:getvar()")
-	if so.s == nil {
+	if so.gone {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("session " + so.uuid + " is gone"))
 		return 2
@@ -491,6 +486,16 @@ func (r *Runtime) lWait(L *lua.LState) int {
 	}
 	timeout := secs(L.OptNumber(3, 0))
 	co := r.yieldable(L, "sess:wait()")
+	for _, n := range names {
+		if err := checkEventKey(n); err != nil {
+			// Never subscribed (FreeSWITCH would refuse the whole
+			// subscription); said once per name in the log.
+			r.warnUnknownEvent(L, n, err)
+			L.Push(lua.LNil)
+			L.Push(lua.LString(err.Error()))
+			return 2
+		}
+	}
 	r.needEvents(names)
 
 	// An event of this session that arrived while the command just before
@@ -507,7 +512,7 @@ func (r *Runtime) lWait(L *lua.LState) int {
 	}
 	co.resetRecent()
 
-	if so.s == nil || so.s.Hungup && !allHangupFamily(names) || so.s.Hungup && contains(names, "CHANNEL_HANGUP") {
+	if so.gone || so.s.Hungup && !allHangupFamily(names) || so.s.Hungup && contains(names, "CHANNEL_HANGUP") {
 		L.Push(lua.LNil)
 		L.Push(lua.LString("hangup"))
 		return 2
@@ -626,7 +631,7 @@ func (r *Runtime) evIndex(L *lua.LState) int {
 type callObj struct {
 	*models.Call
 	ud   *lua.LUserData
-	vars lua.LValue // luar view of Call.Vars (shared with Go: noautohangup)
+	vars *lua.LUserData // call.vars: a view of Call.Vars (shared with Go: noautohangup)
 }
 
 func (r *Runtime) callValue(c *models.Call) lua.LValue {
@@ -690,7 +695,10 @@ func (r *Runtime) callIndex(L *lua.LState) int {
 			if c.Vars == nil {
 				c.Vars = make(map[string]any)
 			}
-			c.vars = r.conv.newValue(L, c.Vars)
+			ud := L.NewUserData()
+			ud.Value = c
+			ud.Metatable = r.varsMT
+			c.vars = ud
 		}
 		L.Push(c.vars)
 	default:

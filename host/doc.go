@@ -18,15 +18,17 @@
 // are tracked by their Job-UUID. After a reconnect, sessions that vanished
 // from FreeSWITCH are closed with CauseVanished.
 //
-// Park timeout: a parked inbound session of ours that nothing takes is hung
-// up after Config.ParkTimeout (switchio issue #47), and only ours, so that
-// sharing a FreeSWITCH never costs someone else a call. A session is ours
-// when its app is loaded on the Listener (its sip_h_X-switchlua_app names a
-// loaded app, or it has none and the default app is loaded, as in serve
-// mode) or it is a leg of a call the Listener originated (its
-// sip_h_X-switchlua_originating_session is one of our origination uuids).
-// Under `switchlua run`, where no default app is loaded, the node's other
-// inbound calls are never touched.
+// Park timeout: a parked inbound session that nothing takes is hung up after
+// Config.ParkTimeout (switchio issue #47), but only where switchlua is
+// responsible for it, so that sharing a FreeSWITCH never costs someone else
+// a call and a passive app never kills calls it only watches. That is: a leg
+// of a call the Listener originated (its sip_h_X-switchlua_originating_session
+// is one of our origination uuids), or a session whose app is loaded and
+// handles the park (defines on_park or on("CHANNEL_PARK", fn); the app is
+// its sip_h_X-switchlua_app, or the default app when it has none, as in
+// serve mode). Under `switchlua run`, where no default app is loaded, and
+// under `serve` with an app that has no on_park, the node's other inbound
+// calls are never touched.
 //
 // Background jobs reach the apps through on_job: the job of an originate
 // goes to the app its legs run, with its session, or with none when the
@@ -41,7 +43,10 @@
 //     the apps are live but the subscription lags (retried by itself).
 //   - Listener.Originate and BgAPI launch bgapi jobs (a models.Job, never
 //     blocking); BuildOriginate is switchio's originate command; Command runs
-//     one command and waits.
+//     one command and waits. BackgroundAPI runs a bgapi with a callback on
+//     the Listener goroutine: it is how the Lua side's switchlua.api and
+//     ctx.api run (a plain api would hold up the node's events while it
+//     runs; BACKGROUND_JOB is always subscribed, see TrackingEvents).
 //   - Listener.Do, WaitFor, WaitEvent, Session and Call reach the sessions,
 //     which belong to the Listener goroutine.
 //   - SyncCaller (switchy's sync_caller) makes one call at a time and returns

@@ -562,10 +562,12 @@ func luaApp(t *testing.T, id, src string) bindings.AppSpec {
 	return bindings.AppSpec{ID: id, Scripts: []bindings.Script{sc}}
 }
 
-// The park timeout never hangs up someone else's call: a call another
-// client originated (no switchlua header) stays parked as long as it likes
-// under `switchlua run`, where no app handles inbound calls; in serve mode,
-// where the default app is loaded, the same call is ours and is hung up.
+// The park timeout never hangs up a call no app of ours is responsible
+// for: a call another client originated (no switchlua header) stays parked
+// as long as it likes under `switchlua run`, where no app handles inbound
+// calls, and under `serve --script monitor.lua` whose app only watches
+// (on_hangup, no on_park); in serve mode with an app that handles the park
+// (on_park) but leaves the call alone, the same call is ours and is hung up.
 func TestE2EParkTimeoutOnlyOurs(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -573,7 +575,8 @@ func TestE2EParkTimeoutOnlyOurs(t *testing.T) {
 		ours       bool
 	}{
 		{"run mode: not ours", "", false},
-		{"serve mode: the default app's", "idle", true},
+		{"serve mode, passive app: not ours", "monitor", false},
+		{"serve mode: the default app's on_park", "idle", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := fstest.Start(t)
@@ -591,7 +594,9 @@ func TestE2EParkTimeoutOnlyOurs(t *testing.T) {
 					}
 				},
 			}
-			l := e2eListener(t, n, cfg, compileApp(t, "toneplay", toneplayLua), luaApp(t, "idle", "function on_hangup(sess) end"))
+			l := e2eListener(t, n, cfg, compileApp(t, "toneplay", toneplayLua),
+				luaApp(t, "idle", "function on_park(sess) end"), // takes the park, does nothing
+				luaApp(t, "monitor", "function on_hangup(sess) end"))
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			// Another user of the node originates a self-call of their own.

@@ -189,6 +189,13 @@ func (r *fakeRuntime) HasApp(id string) bool {
 	return slices.Contains(r.apps, id)
 }
 
+// Handles: the app is loaded and lists event in Args["events"].
+func (r *fakeRuntime) Handles(id, event string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.apps, id) && slices.Contains(r.events[id], event)
+}
+
 func (r *fakeRuntime) Apps() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -91,30 +91,33 @@ type Config struct {
 	// (its uuid is the key). Default: OriginatingSessionHeader, CallUUIDHeader.
 	TrackingHeaders []string
 
-	// ParkTimeout is how long an inbound session of ours may stay parked and
-	// untaken before it is hung up with CauseParkTimeout (default 30 s;
-	// negative disables), so that a call nobody handles does not stay parked
-	// forever (switchio issue #47).
+	// ParkTimeout is how long a parked inbound session we are responsible
+	// for may stay untaken before it is hung up with CauseParkTimeout
+	// (default 30 s; negative disables), so that a call nobody handles does
+	// not stay parked forever (switchio issue #47).
 	//
-	// Only our sessions are ever hung up. An inbound session is ours when, at
-	// its CHANNEL_PARK, either
-	//   - its app is loaded on this Listener: its app header (AppHeader, the
-	//     originate's sip_h_X-switchlua_app) names a loaded app, or it has no
-	//     app header and DefaultApp is loaded (serve mode, where the user
-	//     asked us to handle the node's inbound calls), or
-	//   - it belongs to a call this Listener originated (Originate): its uuid,
-	//     or its call's tracking key (the sip_h_X-switchlua_originating_session
-	//     header of our originates), is one of our origination uuids.
+	// It applies only where switchlua is responsible for the parked call,
+	// decided at its CHANNEL_PARK, once the apps' on_park callbacks have run:
+	//   - the session is a leg of a call this Listener originated
+	//     (Originate): its uuid, or its call's tracking key (the
+	//     sip_h_X-switchlua_originating_session header of our originates),
+	//     is one of our origination uuids, whether or not its app is loaded;
+	//     or
+	//   - its app handles the park: the app named by its app header
+	//     (AppHeader; DefaultApp when it has none) is loaded here and defines
+	//     on_park or registered on("CHANNEL_PARK", fn).
 	// Anything else is left alone, however long it stays parked: other
-	// users' calls on a shared FreeSWITCH, inbound calls when no default app
-	// is loaded (`switchlua run`), and calls another switchlua (or another
-	// Listener) originated for an app this Listener does not run.
+	// users' calls on a shared FreeSWITCH, calls of an app that only watches
+	// (say a `serve --script monitor.lua` whose script has only on_hangup),
+	// inbound calls when no default app is loaded (`switchlua run`), and
+	// calls another switchlua (or another Listener) originated for an app
+	// this Listener does not run.
 	//
 	// A session is taken once anything acts on it: a command sent through its
 	// Session (answer, playback, bridge, hangup, ... from an app or from Go),
 	// or it is answered or bridged. So one of our sessions is hung up when its
-	// app does nothing with it on park, or when it was originated by us for
-	// an app that is not loaded.
+	// on_park does nothing with it, or when we originated it for an app that
+	// is not loaded.
 	ParkTimeout time.Duration
 
 	// InboxSize bounds the events queued for the Listener goroutine (default
@@ -205,6 +208,9 @@ type appRuntime interface {
 	Load(spec bindings.AppSpec) error
 	Unload(id string)
 	HasApp(id string) bool
+	// Handles reports whether app id is loaded and handles event (defines
+	// its on_* callback or registered on(event)): the park timeout's rule.
+	Handles(id, event string) bool
 	Apps() []string
 	Events() []string
 	Dispatch(s *models.Session, ev models.Event)
@@ -250,8 +256,9 @@ type Listener struct {
 	// Owned by the Listener goroutine.
 	sessions   map[string]*entry
 	calls      map[string]*callEntry
-	jobs       map[string]*models.Job // pending bgapi jobs by Job-UUID
-	origs      map[string]*orig       // our originates by origination uuid, until both job and session are done
+	jobs       map[string]*models.Job         // pending bgapi jobs by Job-UUID
+	bgCalls    map[string]func(string, error) // pending BackgroundAPI calls by Job-UUID
+	origs      map[string]*orig               // our originates by origination uuid, until both job and session are done
 	parkQ      parkQueue
 	waiters    []*waiter
 	gen        uint64    // bumped at each reconnect, for reconciliation
@@ -365,6 +372,7 @@ func newListener(cfg Config, node string) *Listener {
 		sessions: make(map[string]*entry),
 		calls:    make(map[string]*callEntry),
 		jobs:     make(map[string]*models.Job),
+		bgCalls:  make(map[string]func(string, error)),
 		origs:    make(map[string]*orig),
 	}
 	l.st = newStats(node)
@@ -426,6 +434,48 @@ func (l *Listener) Post(fn func()) {
 // Listener goroutine with the reply. Part of bindings.Host.
 func (l *Listener) API(cmd string, done func(reply string, err error)) {
 	l.send(apiCommand(cmd), done)
+}
+
+// BackgroundAPI runs cmd (an api command, without "api "/"bgapi ") with
+// `bgapi` and its own Job-UUID; done runs once, on the Listener goroutine,
+// with the BACKGROUND_JOB body (trailing newline removed), or with an error:
+// a "-ERR ..." or "-USAGE ..." body (the error text is the body), a refused
+// bgapi, a command with a line break, the connection lost while it ran
+// (CauseLostConnection), or the Listener closed. Part of bindings.Host: the
+// Lua runtime runs switchlua.api and ctx.api this way, because FreeSWITCH
+// runs a plain `api` inline and writes no event on the connection until it
+// returns (a ringing originate would freeze the node's events). These jobs
+// are not models.Jobs: they do not count in Stats' jobs nor reach OnJob or
+// on_job, and their BACKGROUND_JOB is not dispatched to the apps.
+//
+// Call it on the Listener goroutine (as the runtime does).
+func (l *Listener) BackgroundAPI(cmd string, done func(result string, err error)) {
+	if strings.ContainsAny(cmd, "\r\n") {
+		done("", fmt.Errorf("host: api command %q has a line break", cmd))
+		return
+	}
+	if l.closed.Load() {
+		done("", ErrClosed)
+		return
+	}
+	id := NewUUID()
+	l.bgCalls[id] = done
+	l.send("bgapi "+cmd+"\nJob-UUID: "+id, func(_ string, err error) {
+		if err != nil {
+			l.finishBackground(id, "", err)
+		}
+	})
+}
+
+// finishBackground completes a BackgroundAPI call (once).
+func (l *Listener) finishBackground(id, result string, err error) bool {
+	done := l.bgCalls[id]
+	if done == nil {
+		return false
+	}
+	delete(l.bgCalls, id)
+	done(result, err)
+	return true
 }
 
 // rawCommands are the ESL commands API and Command pass through as they are.

@@ -305,9 +305,10 @@ func TestBgAPIRefused(t *testing.T) {
 	}
 }
 
-// The park timeout hangs up only our untaken parked inbound sessions: those
-// whose app is loaded and those of calls we originated; never other people's
-// calls on the same FreeSWITCH.
+// The park timeout hangs up only the untaken parked inbound sessions we are
+// responsible for: those whose app is loaded and handles the park (on_park),
+// and those of calls we originated; never other people's calls on the same
+// FreeSWITCH, nor the calls of an app that only watches (no on_park).
 func TestParkTimeout(t *testing.T) {
 	type leg struct {
 		uuid, dir string
@@ -335,10 +336,22 @@ func TestParkTimeout(t *testing.T) {
 			name:       "serve mode",
 			defaultApp: "app",
 			legs: []leg{
-				{"plain", "inbound", nil}, // the default app is loaded: ours
+				{"plain", "inbound", nil}, // the default app is loaded and has on_park: ours
 				{"foreign-x", "inbound", []string{AppHeader, "not-loaded"}},
+				{"watched", "inbound", []string{AppHeader, "monitor"}}, // loaded, but no on_park
 			},
 			killed: []string{"plain"},
+		},
+		{
+			// `serve --script monitor.lua` with only on_hangup: the
+			// node's inbound calls are not its to end.
+			name:       "serve mode, passive app",
+			defaultApp: "monitor",
+			legs: []leg{
+				{"plain", "inbound", nil},
+				{"idle", "inbound", []string{AppHeader, "app"}}, // app has on_park: ours
+			},
+			killed: []string{"idle"},
 		},
 		{
 			// The inbound leg of our own originate for an app that is not
@@ -350,8 +363,11 @@ func TestParkTimeout(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l, c, rt := newTestListener(t, Config{ParkTimeout: 50 * time.Millisecond, DefaultApp: tc.defaultApp})
-			if err := l.Load(context.Background(), bindings.AppSpec{ID: "app"}); err != nil {
-				t.Fatal(err)
+			// "app" defines on_park; "monitor" only on_hangup.
+			for id, evs := range map[string]string{"app": "CHANNEL_PARK", "monitor": "CHANNEL_HANGUP"} {
+				if err := l.Load(context.Background(), bindings.AppSpec{ID: id, Args: map[string]string{"events": evs}}); err != nil {
+					t.Fatal(err)
+				}
 			}
 			rt.setOnEvent(func(s *models.Session, ev models.Event) {
 				if ev.Name() == "CHANNEL_PARK" && s.UUID == "taken" {

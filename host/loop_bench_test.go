@@ -28,6 +28,7 @@ type nopRuntime struct{}
 func (nopRuntime) Load(bindings.AppSpec) error                        { return nil }
 func (nopRuntime) Unload(string)                                      {}
 func (nopRuntime) HasApp(string) bool                                 { return false }
+func (nopRuntime) Handles(string, string) bool                        { return false }
 func (nopRuntime) Apps() []string                                     { return nil }
 func (nopRuntime) Events() []string                                   { return nil }
 func (nopRuntime) Dispatch(*models.Session, models.Event)             {}

@@ -30,6 +30,9 @@ func (l *Listener) onState(sc esl.StateChange) {
 		for _, j := range l.jobs {
 			l.failJob(j, &causeError{CauseLostConnection, esl.ErrConnectionLost})
 		}
+		for id := range l.bgCalls {
+			l.finishBackground(id, "", &causeError{CauseLostConnection, esl.ErrConnectionLost})
+		}
 	case esl.StateConnected:
 		l.setConnected(true)
 		if sc.Reconnected {

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"errors"
 	"strings"
 	"time"
 	"unique"
@@ -168,9 +169,10 @@ func (l *Listener) onCreate(ev models.Event) {
 }
 
 // ours reports whether the park timeout may hang up e's session: it is part
-// of a call we originated, or its app is loaded here (Config.ParkTimeout).
+// of a call we originated, or its app is loaded here and handles the park
+// (Config.ParkTimeout).
 func (l *Listener) ours(e *entry) bool {
-	return e.ours || (e.call != nil && e.call.ours) || l.rt.HasApp(e.s.AppID)
+	return e.ours || (e.call != nil && e.call.ours) || l.rt.Handles(e.s.AppID, "CHANNEL_PARK")
 }
 
 // destroy forgets a session after its CHANNEL_DESTROY; the call goes when
@@ -233,7 +235,22 @@ func (l *Listener) destroy(e *entry) {
 // onJobEvent completes a job the Listener launched. A BACKGROUND_JOB of
 // someone else's job goes to the apps as a plain event.
 func (l *Listener) onJobEvent(ev models.Event) {
-	j := l.jobs[ev.Get("Job-UUID")]
+	id := ev.Get("Job-UUID")
+	if done := l.bgCalls[id]; done != nil {
+		// A BackgroundAPI call (switchlua.api): its result, not an event
+		// for the apps.
+		body := strings.Clone(strings.TrimRight(ev.Body(), "\r\n"))
+		var err error
+		if strings.HasPrefix(body, "-ERR") || strings.HasPrefix(body, "-USAGE") {
+			err, body = errors.New(body), ""
+		}
+		l.finishBackground(id, body, err)
+		if l.cfg.OnEvent != nil {
+			l.cfg.OnEvent(ev, nil)
+		}
+		return
+	}
+	j := l.jobs[id]
 	if j == nil {
 		l.rt.Dispatch(nil, ev)
 	} else {
