@@ -5,6 +5,8 @@
 -- The inbound leg answers and records; the outbound leg plays the clip
 -- `iterations` times; then the recording stops and, after a short tail, the
 -- call is hung up (the originator's auto-hangup is turned off for the call).
+-- The log names each recording as FreeSWITCH reports it (RECORD_STOP's
+-- Record-File-Path, with ${recordings_dir} expanded).
 -- Args: file (default ivr/ivr-welcome_to_freeswitch.wav), iterations (1),
 -- recdir (default ${recordings_dir}), tail (seconds, 1), stereo (false).
 
@@ -46,9 +48,14 @@ function on_answer(sess)
   end
   local peer = call and call:peer(sess)
   if peer and not peer.hungup then
-    peer:stop_record()
-    log.info("recorded", peer.vars.recording)
+    local ok, err = peer:stop_record()
+    if not ok then log.warn("stop_record failed:", err) end
   end
   sleep(tail)
   if not sess.hungup then sess:hangup() end
+end
+
+-- FreeSWITCH expanded the path's variables: log the file it wrote.
+function on_record_stop(sess, ev)
+  log.info("recorded", ev["Record-File-Path"] or sess.vars.recording)
 end
