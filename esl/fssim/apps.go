@@ -127,17 +127,25 @@ func (l *leg) eventLocked() bool {
 // pump runs what the leg has to run, as FreeSWITCH's session thread does:
 // queued messages (sendmsg, uuid_broadcast) when nothing runs or when the
 // running application parses events (they run nested inside it, one after
-// the other, unless one has event-lock), then the extension's next
-// application; an exhausted extension hangs the leg up. An application that
-// gets back on top after nested ones sees a pending uuid_break (CF_BREAK)
-// or its expired timer first.
+// the other, unless one has event-lock), then, in CS_EXECUTE, the
+// extension's next application; an exhausted extension hangs the leg up.
+// An application that gets back on top after nested ones sees a pending
+// uuid_break (CF_BREAK) or its expired timer first. A leg ringing
+// (CS_CONSUME_MEDIA: the state machine parses events while it idles,
+// switch_core_state_machine.c, and so does the originate loop) or bridged
+// by uuid_bridge (CS_EXCHANGE_MEDIA: the bridge loop parses them) runs its
+// messages too.
 func (l *leg) pump() {
 	if l.pumping {
 		return
 	}
 	l.pumping = true
 	defer func() { l.pumping = false }()
-	for !l.down && l.runState == csExecute {
+	for !l.down {
+		execute := l.runState == csExecute
+		if !execute && l.runState != csConsumeMedia && l.runState != csExchangeMedia {
+			return
+		}
 		top := l.top()
 		if top != nil {
 			if !top.parses {
@@ -173,6 +181,9 @@ func (l *leg) pump() {
 				continue
 			}
 			l.sessionEvents()
+			return
+		}
+		if !execute {
 			return
 		}
 		if len(l.ext) > 0 {

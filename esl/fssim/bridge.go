@@ -153,6 +153,8 @@ func (s *Sim) uuidBridge(a, b *leg) {
 		x.fireState()
 	}
 	s.joinBridge(a, b)
+	a.pump()
+	b.pump()
 }
 
 // isTrue is switch_true.

@@ -137,6 +137,7 @@ func (c *conn) queueEvent(eb *evBuf) {
 		c.qmu.Lock()
 		c.closing = true
 		c.qmu.Unlock()
+		c.signal() // the writer may have emptied the queue meanwhile
 	}
 }
 

@@ -140,6 +140,7 @@ func (l *leg) receiveDTMF(digit string, samples int) {
 	e.add("DTMF-Duration", strconv.Itoa(samples))
 	e.add("DTMF-Source", "RTP")
 	l.s.fire(&e)
+	l.playbackTerminator(digit[0])
 	// a bridged leg passes the digit on to its partner's far end
 	if b := l.bridged; b != nil && b.peer != nil && !b.peer.down {
 		b.peer.receiveDTMF(digit, samples)
@@ -171,4 +172,29 @@ func (s *Sim) setDTMFDuration(which string, n int) int {
 		s.dtmfMax = max(s.dtmfMax, s.dtmfDef)
 	}
 	return s.dtmfDef
+}
+
+// playbackTerminator: the playback application's input callback
+// (mod_dptools.c on_dtmf) ends the playback on a digit of
+// playback_terminators (default "*"; "any": 0-9, * and #; "none") and sets
+// playback_terminator_used.
+func (l *leg) playbackTerminator(digit byte) {
+	r := l.top()
+	if r == nil || r.a.name != "playback" || r.done {
+		return
+	}
+	terms, ok := l.getVar("playback_terminators")
+	switch {
+	case !ok:
+		terms = "*"
+	case strings.EqualFold(terms, "any"):
+		terms = "1234567890*#"
+	case strings.EqualFold(terms, "none"):
+		terms = ""
+	}
+	if strings.IndexByte(terms, digit) < 0 {
+		return
+	}
+	l.setVar("playback_terminator_used", string(digit))
+	r.cut(false)
 }

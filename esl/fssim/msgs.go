@@ -74,9 +74,8 @@ func (s *Sim) cmdSendmsg(c *conn, cmd *command, rest string) string {
 	case "hangup":
 		m.hangupMsg = true
 		m.arg = causeName(cmd.get("hangup-cause"))
-		if l.runState != csExecute {
-			// a leg not yet executing (an outbound leg ringing) has no
-			// application loop to wait for
+		if st := l.runState; st != csExecute && st != csConsumeMedia && st != csExchangeMedia {
+			// nothing parses the messages of a leg in another state
 			l.afterHangup = func() { l.firePrivate(m) }
 			l.hangupLocal(m.arg)
 			return "+OK"
