@@ -260,7 +260,7 @@ func (l *leg) breakApps() {
 	l.cfBreak = true
 	if r := l.top(); r != nil && r.breakable {
 		l.cfBreak = false
-		r.cut(false)
+		r.brk()
 	}
 }
 

@@ -38,7 +38,6 @@ type appRun struct {
 	parses bool
 	// breakable apps end on uuid_break (they test CF_BREAK in their loop)
 	breakable bool
-	broken    bool
 	// eventLock: started by a message with event-lock (see appCall)
 	eventLock bool
 	// the application's own timer (see arm)
@@ -55,6 +54,18 @@ type appRun struct {
 	// stop, if set, is called before EXECUTE_COMPLETE when the app is cut
 	// short: by uuid_break (hangup false) or by the hangup (true).
 	stop func(r *appRun, hangup bool)
+	// onBreak, if set, is what CF_BREAK does to a breakable app (default:
+	// it ends, cut)
+	onBreak func()
+}
+
+// brk is a breakable app seeing CF_BREAK.
+func (r *appRun) brk() {
+	if r.onBreak != nil {
+		r.onBreak()
+		return
+	}
+	r.cut(false)
 }
 
 type appFunc func(l *leg, r *appRun)
@@ -154,7 +165,7 @@ func (l *leg) pump() {
 			if l.cfBreak && top.breakable {
 				// its loop tests CF_BREAK before parsing events
 				l.cfBreak = false
-				top.cut(false)
+				top.brk()
 				continue
 			}
 		}
@@ -344,9 +355,6 @@ func (r *appRun) cut(hangup bool) {
 	}
 	if r.timer != nil {
 		r.timer.Stop()
-	}
-	if !hangup {
-		r.broken = true
 	}
 	if r.stop != nil {
 		r.stop(r, hangup)
@@ -732,37 +740,74 @@ func toneDuration(script string) (time.Duration, int) {
 // appPlayback plays a file: PLAYBACK_START, PLAYBACK_STOP after the clip's
 // length (or on uuid_break, "break", or hangup), FILE PLAYED. gentones
 // plays its tones with switch_ivr_gentones, which fires no PLAYBACK event.
+// endless_playback (mod_dptools.c) plays the file again and again, after
+// its end and after a uuid_break alike: only the hangup (or leaving the
+// application: uuid_park, transfer, uuid_bridge) ends it.
 func appPlayback(l *leg, r *appRun) {
 	s := l.s
 	if !l.answered {
 		l.preAnswer()
 	}
 	arg := r.a.arg
-	if r.a.name == "gentones" {
+	tones, endless := r.a.name == "gentones", r.a.name == "endless_playback"
+	if tones {
 		arg = "tone_stream://" + arg
 	}
 	p := parsePlayFile(arg, s.cfg.FileDuration)
-	if r.a.name == "endless_playback" {
-		p.dur = 0
-	}
-	tones := r.a.name == "gentones"
-	if !tones {
-		e := ev{typ: evPlaybackStart, site: sitePlayStart, leg: l}
-		e.add("Playback-File-Type", p.ftype)
-		e.add("Playback-File-Path", p.path)
-		for _, h := range p.params {
-			e.add(h.name, h.value)
-		}
-		s.fire(&e)
-	}
 	r.parses, r.breakable = true, true
+	var from time.Duration // r.played() when the current run of the file began
+	var play func()
+	// stopped ends a run of the file: PLAYBACK_STOP, then the next run
+	// (endless_playback) or the end of the application.
+	stopped := func(status string, played time.Duration, hangup bool) {
+		if !tones {
+			l.playbackStop(&p, status, played)
+		}
+		if endless && !hangup {
+			play()
+			return
+		}
+		if hangup {
+			l.setResponse("PLAYBACK ERROR")
+		} else {
+			l.setResponse("FILE PLAYED")
+		}
+		if !hangup {
+			r.complete()
+		}
+	}
+	play = func() {
+		from = r.played()
+		if !tones {
+			e := ev{typ: evPlaybackStart, site: sitePlayStart, leg: l}
+			e.add("Playback-File-Type", p.ftype)
+			e.add("Playback-File-Path", p.path)
+			for _, h := range p.params {
+				e.add(h.name, h.value)
+			}
+			s.fire(&e)
+		}
+		if p.dur > 0 {
+			// the file's position does not move while an application runs
+			// nested in the playback (switch_ivr_play_file reads no frame then)
+			r.arm(p.dur, true, func() { stopped("done", p.dur, false) })
+		}
+	}
+	r.onBreak = func() {
+		if r.timer != nil {
+			r.timer.Stop()
+			r.timer = nil
+		}
+		r.gen++
+		stopped("break", r.played()-from, false)
+	}
 	r.stop = func(r *appRun, hangup bool) {
 		status := "break"
 		if hangup {
 			status = "done"
 		}
 		if !tones {
-			l.playbackStop(&p, status, r.played())
+			l.playbackStop(&p, status, r.played()-from)
 		}
 		if hangup {
 			l.setResponse("PLAYBACK ERROR")
@@ -770,17 +815,7 @@ func appPlayback(l *leg, r *appRun) {
 			l.setResponse("FILE PLAYED")
 		}
 	}
-	if p.dur > 0 {
-		// the file's position does not move while an application runs
-		// nested in the playback (switch_ivr_play_file reads no frame then)
-		r.arm(p.dur, true, func() {
-			if !tones {
-				l.playbackStop(&p, "done", p.dur)
-			}
-			l.setResponse("FILE PLAYED")
-			r.complete()
-		})
-	}
+	play()
 }
 
 // playbackStop sets the playback_* variables and fires PLAYBACK_STOP.

@@ -73,7 +73,10 @@
 // goes on after them; a playback's file does not advance meanwhile), unless
 // a message with event-lock runs. uuid_break stops the running application
 // if it tests CF_BREAK (playback, sleep, record); during a message it also
-// stops the playback or sleep the message ran in.
+// stops the playback or sleep the message ran in. endless_playback starts
+// its file again after its end and after uuid_break: only the hangup (or
+// uuid_park, transfer) ends it. A DTMF of playback_terminators (default
+// "*") ends a playback.
 //
 // DTMF (uuid_send_dtmf, send_dtmf) follows switch_core_session_send_dtmf_string:
 // '+'-separated groups with an optional @ms digit length (fsctl

@@ -537,3 +537,44 @@ func TestPlaybackTerminators(t *testing.T) {
 		t.Error("playback_terminators=none: * ended the playback")
 	}
 }
+
+// TestEndlessPlayback: endless_playback plays its file again after its end
+// and after uuid_break (mod_dptools.c loops while the channel is up); the
+// hangup ends it.
+func TestEndlessPlayback(t *testing.T) {
+	_, c := loggedIn(t, Config{})
+	c.subscribeAll()
+	out, _ := c.answeredCall()
+	file := "silence_stream://60"
+	count := func(name string) int {
+		n := 0
+		for _, e := range c.evlog {
+			if playEvent(name, out, file)(e) {
+				n++
+			}
+		}
+		return n
+	}
+	ep := c.sendmsgExec(out, "endless_playback", file, "")
+	c.waitFor("3 runs", 5*time.Second, func() bool { return count("PLAYBACK_START") >= 3 })
+	c.api("uuid_break " + out)
+	c.waitFor("a broken run", 5*time.Second, func() bool {
+		for _, e := range c.evlog {
+			if playEvent("PLAYBACK_STOP", out, file)(e) && e.ev("Playback-Status") == "break" {
+				return true
+			}
+		}
+		return false
+	})
+	c.mu.Lock()
+	n := count("PLAYBACK_START")
+	c.mu.Unlock()
+	c.waitFor("a run after the break", 5*time.Second, func() bool { return count("PLAYBACK_START") > n })
+	if c.index(appEvent("CHANNEL_EXECUTE_COMPLETE", ep)) >= 0 {
+		t.Error("endless_playback ended")
+	}
+	c.api("uuid_kill " + out)
+	if e := c.waitEvent("complete", appEvent("CHANNEL_EXECUTE_COMPLETE", ep)); e.ev("Application-Response") != "PLAYBACK ERROR" {
+		t.Errorf("response %q", e.ev("Application-Response"))
+	}
+}
