@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -76,7 +77,7 @@ func simConfig(c *cli.Context) (fssim.Config, error) {
 	case cfg.Password == "":
 		return cfg, usageErr("--password must not be empty")
 	}
-	if cause, ok := hangupCause(cfg.FailCause); ok {
+	if cause, ok := fssim.CanonicalCause(strings.TrimSpace(cfg.FailCause)); ok {
 		cfg.FailCause = cause
 	} else {
 		return cfg, usageErr("--fail-cause %q: not a FreeSWITCH hangup cause (a name of switch_channel.c's CAUSE_CHART or its number, e.g. USER_BUSY, CALL_REJECTED, NO_ANSWER, NORMAL_TEMPORARY_FAILURE)", cfg.FailCause)

@@ -153,7 +153,7 @@ func (c Config) withDefaults() Config {
 	setI(&c.MaxSessions, d.MaxSessions)
 	setI(&c.SessionsPerSecond, d.SessionsPerSecond)
 	setS(&c.FailCause, d.FailCause)
-	if name, ok := canonicalCause(c.FailCause); ok {
+	if name, ok := CanonicalCause(c.FailCause); ok {
 		c.FailCause = name
 	}
 	setD(&c.FileDuration, d.FileDuration)
@@ -172,7 +172,7 @@ func (c Config) withDefaults() Config {
 // a configuration from its user should, and report the error.
 func (c Config) Validate() error {
 	var errs []error
-	if _, ok := canonicalCause(c.FailCause); c.FailCause != "" && !ok {
+	if _, ok := CanonicalCause(c.FailCause); c.FailCause != "" && !ok {
 		errs = append(errs, fmt.Errorf("fssim: FailCause %q is not a FreeSWITCH hangup cause (such as USER_BUSY, CALL_REJECTED, NORMAL_TEMPORARY_FAILURE)", c.FailCause))
 	}
 	if !(c.FailRate >= 0 && c.FailRate <= 1) {
@@ -209,7 +209,7 @@ func (c Config) Validate() error {
 // canonicalCause returns the hangup cause s names: a CAUSE_CHART name in any
 // case, or the number of one (switch_channel_str2cause reads both), and
 // whether it is one.
-func canonicalCause(s string) (string, bool) {
+func CanonicalCause(s string) (string, bool) {
 	if s != "" && s[0] >= '0' && s[0] <= '9' {
 		n, err := strconv.Atoi(s)
 		name, ok := causeByCode[n]

@@ -350,7 +350,7 @@ func (s *Sim) SetAutoAnswer(on bool) {
 func (s *Sim) SetFailure(rate float64, cause string) {
 	s.mu.Lock()
 	s.failRate = rate
-	name, ok := canonicalCause(cause)
+	name, ok := CanonicalCause(cause)
 	switch {
 	case cause == "":
 	case ok:
