@@ -12,6 +12,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,11 +146,30 @@ func BenchmarkListenerVsReader(b *testing.B) {
 	})
 }
 
-// BenchmarkCallbackLatency: event-to-callback latency (the fake server's
-// write of a CHANNEL_PARK/CHANNEL_ANSWER to the start of TonePlay's on_park /
-// on_answer) with the stream paced at half the Listener's maximum rate. The
-// "host" figures start the clock when the esl reader hands the event over,
-// so they leave out TCP, parsing and the pacing's bursts.
+// BenchmarkCallbackLatency: event-to-callback latency with TonePlay loaded,
+// from the moment a server in its own process writes the frame of a
+// CHANNEL_PARK or CHANNEL_ANSWER (its wall clock just before the write) to
+// the start of TonePlay's on_park / on_answer for that event on the Listener
+// goroutine (the Listener process's wall clock; one machine, one clock).
+//
+// The server replays the load capture (cycling) at half the Listener's
+// maximum rate measured in the same run (BenchmarkListenerVsReader's
+// listener_events_per_s when it ran first, else measured here), printed as
+// callback_latency_rate. It writes every ~100 us the events that fell due
+// since its last write (callback_latency_events_per_write of them on
+// average), so a latency includes the loopback TCP, the esl reader's
+// parsing, the hand-over to the Listener, the tracking and dispatch, and the
+// wait behind the events of the same write that come first. The "host"
+// figures start the clock when the esl reader hands the event over (they
+// leave out TCP and parsing). A second point at 20k events/s (~500 call
+// set-ups/s). The CPU the Listener's process and the server used while
+// streaming is printed in cores (of the machine's two): how loaded the
+// machine was.
+//
+// The server runs in its own process (see replay_test.go) so that its pacing
+// and writes do not compete with the Listener's goroutines for the Go
+// scheduler, nor add to their garbage collections; the two processes still
+// share the machine's cores, as FreeSWITCH and switchlua do on one host.
 func BenchmarkCallbackLatency(b *testing.B) {
 	frames := loadCaptureFrames(b, loadCapture)
 	app := toneplayApp(b)
@@ -159,16 +179,17 @@ func BenchmarkCallbackLatency(b *testing.B) {
 			maxRate = benchListener(b, repeatFrames(frames, 10), app)
 		}
 		rate := maxRate / 2
-		lat, bursts := callbackLatency(b, frames, app, rate, 2*time.Second)
+		lat := callbackLatency(b, frames, app, rate, 2*time.Second)
 		fmt.Printf("bench: callback_latency_rate %.0f events/s\n", rate)
 		fmt.Printf("bench: callback_latency_p50_us %.0f us\n", pct(lat.wire, 50))
 		fmt.Printf("bench: callback_latency_p99_us %.0f us\n", pct(lat.wire, 99))
 		fmt.Printf("bench: callback_latency_host_p50_us %.1f us\n", pct(lat.host, 50))
 		fmt.Printf("bench: callback_latency_host_p99_us %.1f us\n", pct(lat.host, 99))
-		fmt.Printf("bench: callback_latency_events_per_write %.1f events\n", rate*2/float64(bursts))
+		fmt.Printf("bench: callback_latency_events_per_write %.1f events\n", lat.perWrite)
 		fmt.Printf("bench: callback_latency_samples %d n\n", len(lat.wire))
-		// And at a fixed, moderate rate (20k events/s: ~500 call set-ups/s).
-		lat, _ = callbackLatency(b, frames, app, 20000, 2*time.Second)
+		fmt.Printf("bench: callback_latency_host_cpu_cores %.2f cores\n", lat.cores)
+		fmt.Printf("bench: callback_latency_server_cpu_cores %.2f cores\n", lat.srvCores)
+		lat = callbackLatency(b, frames, app, 20000, 2*time.Second)
 		fmt.Printf("bench: callback_latency_20k_p50_us %.0f us\n", pct(lat.wire, 50))
 		fmt.Printf("bench: callback_latency_20k_p99_us %.0f us\n", pct(lat.wire, 99))
 	})
@@ -180,7 +201,13 @@ var (
 )
 
 // latency holds callback latencies in microseconds.
-type latency struct{ wire, host []float64 }
+type latency struct {
+	wire, host []float64
+	perWrite   float64 // events per server write
+	// CPU used while streaming, in cores (of the machine's 2): the
+	// Listener's process and the replay server.
+	cores, srvCores float64
+}
 
 func pct(v []float64, p int) float64 {
 	if len(v) == 0 {
@@ -190,11 +217,19 @@ func pct(v []float64, p int) float64 {
 	return v[len(v)*p/100]
 }
 
-// callbackLatency streams frames (repeated) at rate events/s for about d and
-// returns, for each TonePlay callback, the time from the server's write of
-// its event to the callback's start (wire) and from the esl reader's hand-off
-// of the event to the callback's start (host: inbox, tracking, dispatch).
-func callbackLatency(tb testing.TB, frames [][]byte, app bindings.AppSpec, rate float64, d time.Duration) (lat latency, bursts int) {
+// stamp is one time stamp (wall clock, Unix ns) of a key: a session uuid
+// and a callback.
+type stamp struct {
+	key string
+	at  int64
+}
+
+// callbackLatency streams about d of frames at rate events/s from a replay
+// server in its own process and returns, for each TonePlay callback, the
+// time from the server's write of its event to the callback's start (wire)
+// and from the esl reader's hand-off of the event to the callback's start
+// (host: inbox, tracking, dispatch).
+func callbackLatency(tb testing.TB, frames [][]byte, app bindings.AppSpec, rate float64, d time.Duration) latency {
 	// Which frames start a TonePlay callback, and for which key.
 	keys := make([]string, len(frames))
 	for i, f := range frames {
@@ -209,23 +244,15 @@ func callbackLatency(tb testing.TB, frames [][]byte, app bindings.AppSpec, rate 
 			keys[i] = string(uuid[1]) + "|on_answer"
 		}
 	}
+	// The hooks only record; matching is done after the run.
 	var mu sync.Mutex
-	sent := map[string][]time.Time{}
-	arrived := map[string][]time.Time{}
+	var begun, arrived []stamp
 	cfg := Config{}
 	cfg.Runtime.OnCallback = func(ci bindings.CallbackInfo) {
-		begin := time.Now().Add(-ci.Elapsed)
-		k := ci.UUID + "|" + ci.Callback
+		at := time.Now().Add(-ci.Elapsed).UnixNano()
 		mu.Lock()
-		defer mu.Unlock()
-		if q := sent[k]; len(q) > 0 {
-			sent[k] = q[1:]
-			lat.wire = append(lat.wire, float64(begin.Sub(q[0]).Microseconds()))
-		}
-		if q := arrived[k]; len(q) > 0 {
-			arrived[k] = q[1:]
-			lat.host = append(lat.host, float64(begin.Sub(q[0]).Nanoseconds())/1e3)
-		}
+		begun = append(begun, stamp{ci.UUID + "|" + ci.Callback, at})
+		mu.Unlock()
 	}
 	arrive := func(ev models.Event) {
 		var cb string
@@ -237,16 +264,16 @@ func callbackLatency(tb testing.TB, frames [][]byte, app bindings.AppSpec, rate 
 		default:
 			return
 		}
-		now := time.Now()
+		at := time.Now().UnixNano()
 		k := ev.UUID() + cb
 		mu.Lock()
-		arrived[k] = append(arrived[k], now)
+		arrived = append(arrived, stamp{k, at})
 		mu.Unlock()
 	}
-	fs := newFakeFS(tb)
+	srv := startReplay(tb, loadCapture)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	l, err := dial(ctx, fs.addr(), cfg, arrive)
+	l, err := dial(ctx, srv.addr, cfg, arrive)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -255,43 +282,65 @@ func callbackLatency(tb testing.TB, frames [][]byte, app bindings.AppSpec, rate 
 		tb.Fatal(err)
 	}
 	total := int(rate * d.Seconds())
+	base := l.Stats().Events
+	var ru0 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	start := time.Now()
-	for i := 0; i < total; {
-		due := int(time.Since(start).Seconds() * rate)
-		if due > total {
-			due = total
-		}
-		if due > i {
-			// Record the send time before writing: a callback may run
-			// before Write returns.
-			now := time.Now()
-			mu.Lock()
-			for j := i; j < due; j++ {
-				if k := keys[j%len(frames)]; k != "" {
-					sent[k] = append(sent[k], now)
-				}
-			}
-			mu.Unlock()
-			fs.mu.Lock()
-			for ; i < due; i++ {
-				fs.w.Write(frames[i%len(frames)])
-			}
-			fs.w.Flush()
-			fs.mu.Unlock()
-			bursts++
-		}
-		time.Sleep(50 * time.Microsecond)
-	}
-	for l.Stats().Events < uint64(total) && ctx.Err() == nil {
+	writes, srvCores := srv.stream(tb, rate, total)
+	for l.Stats().Events-base < uint64(total) && ctx.Err() == nil {
 		time.Sleep(time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond)
+	hostCores := float64(cpuSince(&ru0)) / float64(time.Since(start))
+	time.Sleep(50 * time.Millisecond) // replies to the last callbacks' commands
+	if err := l.Do(ctx, func() {}); err != nil {
+		tb.Fatal(err)
+	}
+	var sent []stamp
+	for _, w := range writes {
+		for j := w.first; j < w.first+w.count; j++ {
+			if k := keys[j%len(frames)]; k != "" {
+				sent = append(sent, stamp{k, w.at})
+			}
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
+	lat := latency{
+		wire:     matchStamps(sent, begun),
+		host:     matchStamps(arrived, begun),
+		perWrite: float64(total) / float64(len(writes)),
+		cores:    hostCores,
+		srvCores: srvCores,
+	}
 	if len(lat.wire) == 0 || len(lat.host) == 0 {
 		tb.Fatal("no latency samples")
 	}
-	return lat, bursts
+	return lat
+}
+
+// matchStamps pairs each end stamp with the latest start stamp of its key at
+// or before it that no earlier end took (the capture's keys come back once
+// per pass over it, tens of milliseconds apart), and returns the differences
+// in microseconds.
+func matchStamps(starts, ends []stamp) []float64 {
+	byKey := map[string][]int64{}
+	for _, s := range starts {
+		byKey[s.key] = append(byKey[s.key], s.at)
+	}
+	next := map[string]int{}
+	var out []float64
+	for _, e := range ends {
+		q, i := byKey[e.key], next[e.key]
+		for i+1 < len(q) && q[i+1] <= e.at {
+			i++
+		}
+		if i < len(q) && q[i] <= e.at {
+			out = append(out, float64(e.at-q[i])/1e3)
+			i++
+		}
+		next[e.key] = i
+	}
+	return out
 }
 
 // BenchmarkBytesPerCall: heap retained by the whole host per active two-leg

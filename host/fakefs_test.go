@@ -19,22 +19,31 @@ import (
 // ready to write) of a capture in testdata/transcripts (.gz or plain).
 func loadCaptureFrames(tb testing.TB, path string) [][]byte {
 	tb.Helper()
-	f, err := os.Open(path)
+	frames, err := readCaptureFrames(path)
 	if err != nil {
 		tb.Fatal(err)
+	}
+	return frames
+}
+
+// readCaptureFrames is loadCaptureFrames without a testing.TB.
+func readCaptureFrames(path string) ([][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	var r io.Reader = f
 	if strings.HasSuffix(path, ".gz") {
 		zr, err := gzip.NewReader(f)
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		r = zr
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	var frames [][]byte
 	for len(data) > 0 {
@@ -74,7 +83,7 @@ func loadCaptureFrames(tb testing.TB, path string) [][]byte {
 		}
 		data = data[total:]
 	}
-	return frames
+	return frames, nil
 }
 
 // eventFrame frames a plain event body.
