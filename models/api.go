@@ -91,8 +91,9 @@ type Session struct {
 	Ext any
 
 	snd    Sender
-	latest Event       // the newest event applied (the only event retained)
-	extras extras      // headers seen only in older events, copied out of them
+	latest Event       // the newest event applied
+	prev   Event       // an older event kept whole while it has headers latest lacks (see carryIDs)
+	extras extras      // other headers seen only in older events, copied out of them
 	hist   []histEntry // ring of at most HistoryLimit entries
 	head   int         // index of the oldest entry once hist is full
 	dir    direction

@@ -34,3 +34,6 @@ func LimitNames() (restore func()) {
 		nameTable.mu.Unlock()
 	}
 }
+
+// Prev returns the older event a session keeps whole, if any (tests).
+func Prev(s *Session) Event { return s.prev }

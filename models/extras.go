@@ -111,9 +111,10 @@ type nameSet struct {
 	// For carryIDs: the name ids of the new and the old event, the ids of
 	// the headers to carry, and a set of ids: id is in it when
 	// mark[id] == gen (a new set is a new gen, nothing to clear).
-	nids, oids, srcs []uint16
-	mark             []uint32
-	gen              uint32
+	nids, oids, pids, srcs []uint16
+	miss                   []int32
+	mark                   []uint32
+	gen                    uint32
 }
 
 // hashName is a cheap hash of a header name: its length and four of its
@@ -255,7 +256,8 @@ func (ns *nameSet) release() {
 	clear(ns.add)
 	ns.names, ns.add = ns.names[:0], ns.add[:0]
 	ns.vals, ns.ids = ns.vals[:0], ns.ids[:0]
-	ns.nids, ns.oids, ns.srcs = ns.nids[:0], ns.oids[:0], ns.srcs[:0]
+	ns.nids, ns.oids, ns.pids, ns.srcs = ns.nids[:0], ns.oids[:0], ns.pids[:0], ns.srcs[:0]
+	ns.miss = ns.miss[:0]
 	setPool.Put(ns)
 }
 
@@ -314,18 +316,48 @@ func (s *Session) carry(ns *nameSet, old Event) {
 	s.rebuild(ns, kept)
 }
 
-// carryIDs is carry for two idEvents: the new event's name ids go into a
-// set, each header of old whose id is not in it is missing from ev, and
-// an extras entry is shadowed when its id is. When old's names are a
-// subsequence of ev's (FreeSWITCH writes headers in a stable order, and a
-// channel's next event mostly has all the headers of the last) and nothing
-// is carried yet, there is nothing to do. It reports false (nothing done)
-// when ev has a name without an id.
+// keepWhole is how many headers of the latest event the next one must lack
+// for the session to keep that event whole (as prev) rather than copy them.
+// FreeSWITCH alternates events with a channel's ~100 variables and events
+// without them (CHANNEL_STATE, CALLSTATE...): keeping the last full event
+// costs no copy and keeps about what the copies would (its compact form
+// spends 4 bytes a header on its index, extras 16).
+const keepWhole = 16
+
+// carryIDs is carry for two idEvents, with prev: the new event's name ids go
+// into a set (a stamp array: a new set is a new stamp), and
+//   - extras entries the new event has are dropped (it shadows them);
+//   - when the new event has every header of the old one (in order, the
+//     common case), the old one has nothing left to give; prev stays while
+//     it still holds headers nothing newer has, and goes (copying what
+//     little it still holds) otherwise;
+//   - when the new event lacks many headers of the old one (a full event
+//     followed by one without variables), the old event becomes prev, whole,
+//     and what the former prev still held that nothing newer has is copied;
+//   - when it lacks a few, those are copied and prev stays.
+//
+// It reports false (nothing done) when an event has a name without an id or
+// prev is not an idEvent: Update then folds prev into extras and carries by
+// name.
+//
+// Invariants (Lookup reads latest, then extras, then prev): extras holds no
+// header latest has; an extras value is newer than prev's for that name.
 func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
 	ns.nids = ev.AppendNameIDs(ns.nids[:0])
 	ns.oids = old.AppendNameIDs(ns.oids[:0])
-	if len(s.extras.ents) == 0 && subsequence(ns.oids, ns.nids) {
+	x := &s.extras
+	if len(x.ents) == 0 && s.prev == nil && subsequence(ns.oids, ns.nids) {
 		return true
+	}
+	var prev idEvent
+	ns.pids = ns.pids[:0]
+	if s.prev != nil {
+		pe, ok := s.prev.(idEvent)
+		if !ok {
+			return false
+		}
+		prev = pe
+		ns.pids = prev.AppendNameIDs(ns.pids)
 	}
 	top := uint16(0)
 	for _, id := range ns.nids {
@@ -334,12 +366,14 @@ func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
 		}
 		top = max(top, id)
 	}
-	for _, id := range ns.oids {
-		if id != noSrc {
-			top = max(top, id)
+	for _, list := range [][]uint16{ns.oids, ns.pids} {
+		for _, id := range list {
+			if id != noSrc {
+				top = max(top, id)
+			}
 		}
 	}
-	for _, e := range s.extras.ents {
+	for _, e := range x.ents {
 		if e.src != noSrc {
 			top = max(top, e.src)
 		}
@@ -348,7 +382,7 @@ func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
 		ns.mark = make([]uint32, int(top)+1+int(top)/4)
 		ns.gen = 0
 	}
-	if ns.gen++; ns.gen == 0 {
+	if ns.gen++; ns.gen == 0 || ns.gen == ^uint32(0) { // gen+1 is used too
 		clear(ns.mark)
 		ns.gen = 1
 	}
@@ -358,7 +392,7 @@ func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
 	}
 	has := func(id uint16) bool { return mark[id] == gen }
 
-	x := &s.extras
+	// Extras entries the new event shadows are dropped.
 	keep := ns.vals[:0] // 1 keep, 0 drop
 	kept := 0
 	for i := range x.ents {
@@ -378,26 +412,183 @@ func (s *Session) carryIDs(ns *nameSet, ev, old idEvent) bool {
 	}
 	ns.vals = keep
 
-	// The headers of old that ev lacks (the first of each name).
-	add, srcs, ids := ns.add[:0], ns.srcs[:0], ns.ids[:0]
+	// The headers of old that ev lacks (the first of each name), as
+	// indexes into old.
+	miss := ns.miss[:0]
 	for i, id := range ns.oids {
 		if id == noSrc {
-			n, v := old.Header(i)
-			if _, ok := ev.Lookup(n); !ok {
-				add, srcs, ids = append(add, n, v), append(srcs, noSrc), append(ids, ourID(n))
+			n, _ := old.Header(i)
+			if _, ok := ev.Lookup(n); !ok && !ns.listed(old, miss, n) {
+				miss = append(miss, int32(i))
 			}
 			continue
 		}
 		if has(id) {
 			continue
 		}
-		mark[id] = gen // later duplicates are not carried
-		n, v := old.Header(i)
-		add, srcs, ids = append(add, n, v), append(srcs, id), append(ids, srcID(id, n))
+		mark[id] = gen // later duplicates are not missing again
+		miss = append(miss, int32(i))
+	}
+	ns.miss = miss
+	add, srcs, ids := ns.add[:0], ns.srcs[:0], ns.ids[:0]
+	carry := func(e idEvent, i int, id uint16) {
+		n, v := e.Header(i)
+		add, srcs = append(add, n, v), append(srcs, id)
+		if id == noSrc {
+			ids = append(ids, ourID(n))
+		} else {
+			ids = append(ids, srcID(id, n))
+		}
+	}
+	switch {
+	case len(miss) >= keepWhole:
+		// old becomes prev, whole. What the former prev holds that
+		// neither ev, old nor the kept extras have is copied.
+		if prev != nil {
+			s.prevLeft(ns, ev, old, prev, carry)
+		}
+		s.prev = s.latest // old, as an Event
+	default:
+		for _, i := range miss {
+			carry(old, int(i), ns.oids[i])
+		}
+		if prev != nil && len(miss) == 0 {
+			// Nothing newer than prev lacks anything ev has: does prev
+			// still hold enough to keep?
+			if s.prevLeft(ns, ev, old, prev, nil) < keepWhole {
+				s.prevLeft(ns, ev, old, prev, carry)
+				s.prev = nil
+			}
+		}
 	}
 	ns.add, ns.srcs, ns.ids = add, srcs, ids
 	s.rebuild(ns, kept)
 	return true
+}
+
+// prevLeft counts the headers of prev (the first of each name) that
+// neither ev, old nor the kept extras have, and passes each to carry if it
+// is not nil. The name set then holds ev's, old's and the kept extras' ids
+// and is spent (the next use starts a new stamp).
+func (s *Session) prevLeft(ns *nameSet, ev, old, prev idEvent, carry func(e idEvent, i int, id uint16)) int {
+	mark, gen := ns.mark, ns.gen
+	for _, id := range ns.oids {
+		if id != noSrc {
+			mark[id] = gen
+		}
+	}
+	x := &s.extras
+	for i := range x.ents {
+		if src := x.ents[i].src; src != noSrc && ns.vals[i] == 1 {
+			mark[src] = gen
+		}
+	}
+	// A second stamp (gen+1, never 0: see carryIDs) marks prev's own names
+	// as they are counted, so a duplicate counts once; they are unmarked
+	// after, so the count can be repeated.
+	n := 0
+	for i, id := range ns.pids {
+		if id == noSrc {
+			name, _ := prev.Header(i)
+			if _, ok := ev.Lookup(name); ok {
+				continue
+			}
+			if _, ok := old.Lookup(name); ok {
+				continue
+			}
+			if _, ok := x.lookupKept(name, ns.vals); ok || ns.listedPrev(prev, i, name) {
+				continue
+			}
+		} else {
+			if mark[id] == gen || mark[id] == gen+1 {
+				continue
+			}
+			mark[id] = gen + 1
+		}
+		n++
+		if carry != nil {
+			carry(prev, i, id)
+		}
+	}
+	for _, id := range ns.pids {
+		if id != noSrc && mark[id] == gen+1 {
+			mark[id] = 0 // as before: not in the set
+		}
+	}
+	return n
+}
+
+// foldPrev copies into extras the headers of prev that neither latest nor
+// extras have (the first of each name) and drops prev, for Update's path by
+// name.
+func (s *Session) foldPrev(ns *nameSet) {
+	p := s.prev
+	if p == nil {
+		return
+	}
+	s.prev = nil
+	x := &s.extras
+	keep := ns.vals[:0]
+	for range x.ents {
+		keep = append(keep, 1)
+	}
+	ns.vals = keep
+	add, srcs, ids := ns.add[:0], ns.srcs[:0], ns.ids[:0]
+	p.Range(func(n, v string) bool {
+		if s.latest != nil {
+			if _, ok := s.latest.Lookup(n); ok {
+				return true
+			}
+		}
+		if _, ok := x.lookup(n); ok {
+			return true
+		}
+		for i := 0; i < len(add); i += 2 {
+			if add[i] == n {
+				return true
+			}
+		}
+		add, srcs, ids = append(add, n, v), append(srcs, noSrc), append(ids, ourID(n))
+		return true
+	})
+	ns.add, ns.srcs, ns.ids = add, srcs, ids
+	s.rebuild(ns, len(x.ents))
+	clear(ns.add)
+	ns.add, ns.srcs, ns.ids, ns.vals = ns.add[:0], ns.srcs[:0], ns.ids[:0], ns.vals[:0]
+}
+
+// listed reports whether name n is the name of one of the headers of e
+// at indexes idx.
+func (ns *nameSet) listed(e idEvent, idx []int32, n string) bool {
+	for _, i := range idx {
+		if m, _ := e.Header(int(i)); m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// listedPrev reports whether an earlier header of prev than i is named n.
+func (ns *nameSet) listedPrev(prev idEvent, i int, n string) bool {
+	for j := 0; j < i; j++ {
+		if m, _ := prev.Header(j); m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// lookupKept is lookup among the entries marked kept in keep.
+func (x *extras) lookupKept(name string, keep []int32) (string, bool) {
+	for i := range x.ents {
+		if keep[i] != 1 {
+			continue
+		}
+		if n, v := x.at(i); n == name {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // subsequence reports whether the ids of a appear in b in the same order

@@ -53,6 +53,60 @@ func TestExtrasCarriedAndDropped(t *testing.T) {
 	}
 }
 
+// FreeSWITCH's alternation of events with a channel's variables and events
+// without them (esl events, with name ids): the last full event is kept
+// whole while later ones lack its variables (nothing copied), and goes once
+// a full event has them again; a few headers lacking are copied instead.
+func TestPrevKeptWhole(t *testing.T) {
+	vars := func(v string) []string {
+		var kv []string
+		for i := range 20 {
+			kv = append(kv, fmt.Sprintf("variable_v%d", i), v+fmt.Sprint(i))
+		}
+		return kv
+	}
+	mk := func(name string, kv ...string) *esl.Event {
+		return esl.NewEvent(append([]string{"Event-Name", name, "Unique-ID", "u1", "Channel-State", name}, kv...)...)
+	}
+	full1 := mk("CHANNEL_ANSWER", vars("a")...)
+	s := models.NewSession(full1, "n", nil)
+	s.Update(mk("CHANNEL_CALLSTATE", "Original-Channel-Call-State", "RINGING"))
+	if models.Prev(s) != full1 {
+		t.Fatal("the full event is not kept whole")
+	}
+	if n, _, _ := models.ExtrasStats(s); n != 0 {
+		t.Errorf("%d extras copied, want none", n)
+	}
+	// A few headers lacking: copied, prev stays.
+	s.Update(mk("CHANNEL_STATE"))
+	if got := models.ExtrasNames(s); !slices.Equal(got, []string{"Original-Channel-Call-State"}) || models.Prev(s) != full1 {
+		t.Errorf("extras %v, prev kept %v", got, models.Prev(s) == full1)
+	}
+	for h, want := range map[string]string{"variable_v3": "a3", "Original-Channel-Call-State": "RINGING", "Channel-State": "CHANNEL_STATE"} {
+		if got := s.Get(h); got != want {
+			t.Errorf("Get(%s) = %q, want %q", h, got, want)
+		}
+	}
+	// A full event again: prev and the copies go.
+	full2 := mk("CHANNEL_EXECUTE", append(vars("b"), "Original-Channel-Call-State", "ACTIVE")...)
+	s.Update(full2)
+	if n, _, _ := models.ExtrasStats(s); n != 0 || models.Prev(s) != nil {
+		t.Errorf("after a full event: extras %v, prev %v", models.ExtrasNames(s), models.Prev(s) != nil)
+	}
+	// A full event followed by one that lacks only some variables: still
+	// kept whole, and what it alone has is read from it.
+	s.Update(mk("CHANNEL_PARK", vars("c")[:10]...))
+	if models.Prev(s) != full2 || s.Get("variable_v15") != "b15" || s.Get("variable_v2") != "c2" {
+		t.Errorf("prev %v, v15 %q, v2 %q", models.Prev(s) == full2, s.Get("variable_v15"), s.Get("variable_v2"))
+	}
+	// Once prev holds fewer than a handful of headers nothing newer has,
+	// they are copied and prev goes.
+	s.Update(mk("CHANNEL_PARK", vars("d")[:36]...))
+	if models.Prev(s) != nil || s.Get("variable_v19") != "b19" || s.Get("variable_v17") != "d17" {
+		t.Errorf("prev %v, v19 %q, v17 %q", models.Prev(s) != nil, s.Get("variable_v19"), s.Get("variable_v17"))
+	}
+}
+
 // Random event sequences (headers appearing, disappearing, reordered,
 // changing value, now and then twice in one event) against a reference map
 // where every event's headers overwrite the previous values. The events are

@@ -72,16 +72,18 @@ func NewSession(ev Event, node string, s Sender) *Session {
 }
 
 // Update applies one event to the session: latest header values, history,
-// times, answered/hungup/cause. The session keeps ev (the newest event) and
-// copies the headers of older events that ev lacks into one compact block
-// (see extras), so no older event stays referenced. Applying the same event
-// twice is harmless.
+// times, answered/hungup/cause. The session keeps ev (the newest event), at
+// most one older event whole (the last one with many headers ev lacks, such
+// as a channel's variables, which FreeSWITCH sends in some events and not in
+// others), and copies the few other headers older events had and ev lacks
+// into one compact block (see extras.go), so at most two events stay
+// referenced. Applying the same event twice is harmless.
 func (s *Session) Update(ev Event) {
 	if ev == nil {
 		return
 	}
 	old := s.latest
-	if old == ev || (old == nil && len(s.extras.ents) == 0) {
+	if old == ev || (old == nil && len(s.extras.ents) == 0 && s.prev == nil) {
 		s.latest = ev
 		s.apply(ev, nil)
 		return
@@ -95,6 +97,7 @@ func (s *Session) Update(ev Event) {
 			return
 		}
 	}
+	s.foldPrev(ns)
 	ns.fill(ev)
 	s.carry(ns, old)
 	s.latest = ev
@@ -188,7 +191,13 @@ func (s *Session) Lookup(name string) (string, bool) {
 			return v, true
 		}
 	}
-	return s.extras.lookup(name)
+	if v, ok := s.extras.lookup(name); ok {
+		return v, true
+	}
+	if s.prev != nil {
+		return s.prev.Lookup(name)
+	}
+	return "", false
 }
 
 // Latest is the newest event applied.
