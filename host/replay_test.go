@@ -44,6 +44,11 @@ func TestMain(m *testing.M) {
 // connection since its last write.
 const replayTick = 100 * time.Microsecond
 
+// replayMaxWrite bounds the frames of one write (about 256 KB): a server
+// that fell behind catches up in writes of this size rather than in one
+// huge one.
+const replayMaxWrite = 64
+
 // replayMain is the replay server. It loads the capture named by replayEnv,
 // listens on a free loopback port and prints "listening ADDR"; it serves one
 // ESL client (any password; api gets "+OK", bgapi its Job-UUID, the rest
@@ -84,10 +89,22 @@ func replayMain(in io.Reader, out io.Writer) error {
 	}
 	go serveCommands(nc, write)
 
+	// The frames back to back, so a write is a slice of them (no copy).
+	var blob []byte
+	ends := make([]int, len(frames))
+	for i, f := range frames {
+		blob = append(blob, f...)
+		ends[i] = len(blob)
+	}
+	startOf := func(k int) int {
+		if k == 0 {
+			return 0
+		}
+		return ends[k-1]
+	}
 	sc := bufio.NewScanner(in)
 	bw := bufio.NewWriter(out)
 	next := 0 // index of the next frame of the stream
-	var buf []byte
 	for sc.Scan() {
 		var rate float64
 		var n int
@@ -101,16 +118,18 @@ func replayMain(in io.Reader, out io.Writer) error {
 		for i := 0; i < n; {
 			due := min(n, int(time.Since(start).Seconds()*rate)+1)
 			if due > i {
-				buf = buf[:0]
-				for j := i; j < due; j++ {
-					buf = append(buf, frames[(next+j)%len(frames)]...)
-				}
+				// At most replayMaxWrite frames, and not past the end of
+				// the capture: when behind, the next write follows at once.
+				k := (next + i) % len(frames)
+				cnt := min(due-i, replayMaxWrite, len(frames)-k)
 				at := time.Now().UnixNano()
-				if err := write(buf); err != nil {
+				if err := write(blob[startOf(k):ends[k+cnt-1]]); err != nil {
 					return err
 				}
-				log = append(log, replaySent{next + i, due - i, at})
-				i = due
+				log = append(log, replaySent{next + i, cnt, at})
+				if i += cnt; i < due {
+					continue
+				}
 			}
 			// A plain nanosleep: the Go scheduler would round a sleep this
 			// short up to a millisecond in an otherwise idle process.
