@@ -2,17 +2,16 @@ package host
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/switchlua/switchlua/esl/esltest"
 )
 
 // loadCaptureFrames returns the text/event-plain frames (headers and body,
@@ -28,62 +27,37 @@ func loadCaptureFrames(tb testing.TB, path string) [][]byte {
 
 // readCaptureFrames is loadCaptureFrames without a testing.TB.
 func readCaptureFrames(path string) ([][]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var r io.Reader = f
-	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(f)
+	return esltest.LoadFrames(path)
+}
+
+// readCommand reads one command from the client: its header lines (the
+// first is the command), its body (if any) read and dropped.
+func readCommand(r *bufio.Reader) ([]string, error) {
+	var lines []string
+	clen := 0
+	for {
+		ln, err := r.ReadString('\n')
 		if err != nil {
 			return nil, err
 		}
-		r = zr
-	}
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	var frames [][]byte
-	for len(data) > 0 {
-		if bytes.HasPrefix(data, []byte(">>> ")) {
-			i := bytes.IndexByte(data, '\n')
-			if i < 0 {
-				break
+		ln = strings.TrimRight(ln, "\r\n")
+		if ln == "" {
+			if len(lines) == 0 {
+				continue
 			}
-			data = data[i+1:]
-			continue
-		}
-		if data[0] == '\n' {
-			data = data[1:]
-			continue
-		}
-		end := bytes.Index(data, []byte("\n\n"))
-		if end < 0 {
 			break
 		}
-		head := string(data[:end])
-		clen, ctype := 0, ""
-		for _, ln := range strings.Split(head, "\n") {
-			name, val, _ := strings.Cut(ln, ": ")
-			switch name {
-			case "Content-Length":
-				clen, _ = strconv.Atoi(val)
-			case "Content-Type":
-				ctype = val
-			}
+		if v, ok := strings.CutPrefix(strings.ToLower(ln), "content-length: "); ok {
+			clen, _ = strconv.Atoi(v)
 		}
-		total := end + 2 + clen
-		if total > len(data) {
-			break
-		}
-		if ctype == "text/event-plain" {
-			frames = append(frames, append([]byte(nil), data[:total]...))
-		}
-		data = data[total:]
+		lines = append(lines, ln)
 	}
-	return frames, nil
+	if clen > 0 {
+		if _, err := io.CopyN(io.Discard, r, int64(clen)); err != nil {
+			return nil, err
+		}
+	}
+	return lines, nil
 }
 
 // eventFrame frames a plain event body.
@@ -153,29 +127,9 @@ func (s *fakeFS) serve(nc net.Conn) {
 	s.mu.Unlock()
 	r := bufio.NewReaderSize(nc, 64<<10)
 	for {
-		var lines []string
-		clen := 0
-		for {
-			ln, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			ln = strings.TrimRight(ln, "\r\n")
-			if ln == "" {
-				if len(lines) == 0 {
-					continue
-				}
-				break
-			}
-			if v, ok := strings.CutPrefix(strings.ToLower(ln), "content-length: "); ok {
-				clen, _ = strconv.Atoi(v)
-			}
-			lines = append(lines, ln)
-		}
-		if clen > 0 {
-			if _, err := io.CopyN(io.Discard, r, int64(clen)); err != nil {
-				return
-			}
+		lines, err := readCommand(r)
+		if err != nil {
+			return
 		}
 		s.reply(lines)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -152,29 +151,9 @@ func replayMain(in io.Reader, out io.Writer) error {
 func serveCommands(nc net.Conn, write func([]byte) error) {
 	r := bufio.NewReaderSize(nc, 64<<10)
 	for {
-		var lines []string
-		clen := 0
-		for {
-			ln, err := r.ReadString('\n')
-			if err != nil {
-				return
-			}
-			ln = strings.TrimRight(ln, "\r\n")
-			if ln == "" {
-				if len(lines) == 0 {
-					continue
-				}
-				break
-			}
-			if v, ok := strings.CutPrefix(strings.ToLower(ln), "content-length: "); ok {
-				clen, _ = strconv.Atoi(v)
-			}
-			lines = append(lines, ln)
-		}
-		if clen > 0 {
-			if _, err := io.CopyN(io.Discard, r, int64(clen)); err != nil {
-				return
-			}
+		lines, err := readCommand(r)
+		if err != nil {
+			return
 		}
 		cmd := lines[0]
 		out := "Content-Type: command/reply\nReply-Text: +OK\n\n"
