@@ -30,6 +30,9 @@ const (
 
 	// DefaultApp is the app of a session without an app header.
 	DefaultApp = models.DefaultApp
+	// UnloadedApp is the Stats.SessionsPerApp key of sessions whose app id
+	// was not loaded when they were created.
+	UnloadedApp = "(unloaded)"
 	// DefaultParkTimeout is how long an inbound parked session may stay
 	// untaken before the Listener hangs it up.
 	DefaultParkTimeout = 30 * time.Second

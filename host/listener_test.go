@@ -61,6 +61,9 @@ func TestTrackSelfCall(t *testing.T) {
 			seen = append(seen, ev.Name()+" "+id)
 		},
 	})
+	if err := rt.Load(bindings.AppSpec{ID: "toneplay"}); err != nil {
+		t.Fatal(err)
+	}
 	selfCall(c, "out-1", "in-1", "toneplay")
 	c.sync(t)
 	onLoop(t, l, func() {
@@ -190,12 +193,22 @@ func withHeader(ev models.Event, name, value string) models.Event {
 }
 
 func TestAppHeaderConfigurable(t *testing.T) {
-	l, c, _ := newTestListener(t, Config{AppHeader: "variable_my_app", DefaultApp: "fallback"})
+	l, c, rt := newTestListener(t, Config{AppHeader: "variable_my_app", DefaultApp: "fallback"})
+	for _, id := range []string{"router", "fallback"} {
+		if err := rt.Load(bindings.AppSpec{ID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	c.event(chanEvent("CHANNEL_CREATE", "a", "inbound", "variable_my_app", "router"))
 	c.event(chanEvent("CHANNEL_CREATE", "b", "inbound", AppHeader, "ignored"))
+	// App ids nobody loaded (a caller can put anything in the header) share
+	// one key, so the map cannot grow with them.
+	for i := range 5 {
+		c.event(chanEvent("CHANNEL_CREATE", fmt.Sprint("u", i), "inbound", "variable_my_app", fmt.Sprint("junk", i)))
+	}
 	c.sync(t)
 	st := l.Stats()
-	if st.SessionsPerApp["router"] != 1 || st.SessionsPerApp["fallback"] != 1 {
+	if st.SessionsPerApp["router"] != 1 || st.SessionsPerApp["fallback"] != 1 || st.SessionsPerApp[UnloadedApp] != 5 || len(st.SessionsPerApp) != 3 {
 		t.Fatalf("per app %v", st.SessionsPerApp)
 	}
 }

@@ -23,7 +23,10 @@ type Stats struct {
 	// FailedCalls counts calls whose first leg failed, plus originates that
 	// failed before any channel existed.
 	FailedCalls uint64
-	// SessionsPerApp counts sessions by the app chosen at create.
+	// SessionsPerApp counts sessions by the app chosen at create. Sessions
+	// whose app id was not loaded then count under UnloadedApp: the id comes
+	// from a SIP header anyone can set, so the map stays as small as the set
+	// of loaded apps.
 	SessionsPerApp map[string]uint64
 
 	JobsLaunched uint64

@@ -155,7 +155,11 @@ func (l *Listener) onCreate(ev models.Event) {
 	l.count(func(st *Stats) {
 		st.Sessions++
 		st.TotalSessions++
-		st.SessionsPerApp[s.AppID]++
+		if l.rt.HasApp(s.AppID) {
+			st.SessionsPerApp[s.AppID]++
+		} else {
+			st.SessionsPerApp[UnloadedApp]++
+		}
 		if newCall {
 			st.Calls++
 			st.TotalCalls++

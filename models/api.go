@@ -13,10 +13,6 @@
 // modelstest has a fake Sender and a compact test Event.
 package models
 
-// CONTRACT STUB: this file fixes the public surface that bindings and host
-// code against. Bodies are filled in by the models implementation;
-// signatures may only grow, not change, without telling the other owners.
-
 import (
 	"sync"
 	"time"
