@@ -158,10 +158,6 @@
 // events run the new code.
 package bindings
 
-// CONTRACT STUB: this file fixes the surface host codes against. Bodies are
-// filled in by the bindings implementation; signatures may only grow, not
-// change, without telling the host owner.
-
 import (
 	"context"
 	"log/slog"
