@@ -45,9 +45,6 @@
 // switch_url_decode does (%XX; '+' stays a plus).
 package esl
 
-// CONTRACT: the exported names of this file are the surface other packages
-// code against (see the team notes); they may grow, not change.
-
 import (
 	"errors"
 	"log/slog"
