@@ -313,17 +313,31 @@ func TestFailuresByCause(t *testing.T) {
 		t.Fatalf("failed %d by cause %v, answered %d: want ~50 USER_BUSY and the rest answered", c.Failed, c.FailedByCause, c.Answered)
 	}
 	_, rows, _ := r.snapshot()
-	nb := 0
+	nb, withSessions := 0, 0
 	for _, row := range rows {
 		if row.HangupCause == "USER_BUSY" {
 			nb++
 			if row.JobLaunch == 0 || row.CallerCreate != 0 || row.FailedCalls == 0 || row.SwitchluaApp != "answer" {
 				t.Errorf("failed-job row %+v: want the job's launch and cause only", row)
 			}
+			// The plot's active sessions and erlangs lines must not drop
+			// to 0 at a failed call: the row carries the figures of its
+			// offer like any other (this call included in the erlangs).
+			if row.Erlangs < 1 || row.Erlangs > 100 {
+				t.Errorf("failed-job row erlangs %d, want 1..100: %+v", row.Erlangs, row)
+			}
+			if row.ActiveSessions > 0 {
+				withSessions++
+			}
 		}
 	}
 	if nb != int(busy) || len(rows) != 500 {
 		t.Errorf("%d rows, %d USER_BUSY rows, want 500 and %d", len(rows), nb, busy)
+	}
+	// Sessions are sampled every 100 ms: only the first offers of the run
+	// can see none up.
+	if withSessions < nb/2 {
+		t.Errorf("%d of %d failed-job rows have active_sessions > 0, want most", withSessions, nb)
 	}
 	r.idle()
 }
@@ -656,6 +670,12 @@ func TestNodeDrops(t *testing.T) {
 		t.Errorf("%d calls failed (by cause %v) for one dropped connection", c.Failed, c.FailedByCause)
 	}
 	t.Logf("after the drop: %v, by cause %v, nodes %+v", c, c.FailedByCause, c.Nodes)
+	_, rows, _ := r.snapshot()
+	for _, row := range rows {
+		if row.Erlangs < 1 {
+			t.Errorf("row with erlangs %d (cause %s): want the calls in progress at its offer", row.Erlangs, row.HangupCause)
+		}
+	}
 	eventually(t, 10*time.Second, "the pool to track nothing", func() bool {
 		st := r.pool.Stats()
 		return st.Sessions == 0 && st.Calls == 0 && st.Jobs == 0

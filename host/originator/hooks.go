@@ -29,9 +29,7 @@ func (o *Originator) onCallEnd(e host.CallEnd) {
 		cause = "UNKNOWN"
 	}
 	failed := !e.Answered || cause != cdr.NormalClearing
-	r := Row(e)
-	r.ActiveSessions, r.Erlangs = c.sessions, c.erlangs
-	o.finish(c, failed, cause, r)
+	o.finish(c, failed, cause, Row(e))
 }
 
 // answerLocked counts c answered (once). Called with o.mu held.
@@ -143,10 +141,13 @@ func (o *Originator) killOrphans(nd *node) {
 }
 
 // finish accounts for a call that is over (already removed from o.calls)
-// and hands its row on.
+// and hands its row on, with the pool-wide figures of the call's offer
+// (sessions and calls in progress) whatever way it ended: a failed
+// originate or a lost call counts in the plot's lines like any other.
 // The row goes out before the call's slot is freed, so whoever watches
 // rows and offers never sees more than Limit calls at once.
 func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
+	r.ActiveSessions, r.Erlangs = c.sessions, c.erlangs
 	if cause == host.CauseLostConnection {
 		c.node.lostCalls.Add(1)
 	}

@@ -40,7 +40,8 @@ func Row(e host.CallEnd) cdr.Row {
 
 // JobRow is the CDR row of an originate that failed before any channel
 // existed: only the app, the job's cause, its launch time, the node and the
-// call uuid are known.
+// call uuid are known. The Originator's own rows (Config.OnCallEnd) add the
+// sessions and calls in progress when the call was offered, as for Row.
 func JobRow(app, cause string, launch time.Time, node, uuid string) cdr.Row {
 	return cdr.Row{
 		SwitchluaApp: app,

@@ -318,7 +318,6 @@ func (o *Originator) abandon(nd *node, orphan bool) {
 			r.CallerReqOriginate = secs(g.times.ReqOriginate)
 			r.CallerOriginate = secs(g.times.Originate)
 		}
-		r.ActiveSessions, r.Erlangs = g.c.sessions, g.c.erlangs
 		o.finish(g.c, true, host.CauseLostConnection, r)
 	}
 }
