@@ -199,6 +199,97 @@ func TestE2EProxier(t *testing.T) {
 	}
 }
 
+// Proxier to a busy far end: the bridge fails, and the proxied leg is hung
+// up with the far end's cause instead of staying parked (the bridge's +OK
+// only says FreeSWITCH took the command). Every leg ends USER_BUSY: D (the
+// busy app), C (its 486), B (Proxier) and A (B's 486).
+func TestE2EProxierBusy(t *testing.T) {
+	n := fstest.Start(t)
+	proxier, busy := fstest.NewUser("proxier"), fstest.NewUser("busy")
+	l := e2eListener(t, n, Config{AppHeader: "Caller-Destination-Number"},
+		appWith(t, proxier, map[string]string{"dest_url": busy + "@" + n.SIPAddr}, proxierLua),
+		compileApp(t, busy, "testdata/busy.lua"))
+	j, err := l.Originate(n.Dest(proxier), tagged(n, OriginateOptions{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the originate did not end: the proxied leg was left parked")
+	}
+	if j.Successful() || j.Cause() != "USER_BUSY" {
+		t.Fatalf("originate: ok %v cause %q, want USER_BUSY", j.Successful(), j.Cause())
+	}
+	idle(t, l)
+	st := l.Stats()
+	if st.HangupCauses["USER_BUSY"] != 4 || st.TotalSessions != 4 || st.ScriptErrors != 0 || st.ParkTimeouts != 0 {
+		t.Fatalf("want 4 legs ended USER_BUSY: %+v", st)
+	}
+}
+
+// scripts/ivr.lua's digit 1 bridges the caller to dest: a busy far end hangs
+// the caller up with USER_BUSY; an answered one is bridged, and when it
+// hangs up the caller is hung up too (instead of going back to park).
+func TestE2EIVRTransfer(t *testing.T) {
+	n := fstest.Start(t)
+	for _, far := range []string{"busy", "answer"} {
+		t.Run(far, func(t *testing.T) {
+			ivr, dest := fstest.NewUser("ivr"), fstest.NewUser(far)
+			farApp := compileApp(t, dest, "testdata/busy.lua")
+			if far == "answer" {
+				farApp = compileApp(t, dest, toneplayLua)
+			}
+			app := appWith(t, ivr, map[string]string{
+				"prompt": "tone_stream://%(3000,0,440)", "timeout": "5",
+				"caller": "press:1", "dest": dest + "@" + n.SIPAddr,
+			}, ivrLua, "testdata/ivr_caller.lua")
+			l := e2eListener(t, n, Config{AppHeader: "Caller-Destination-Number"}, app, farApp)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c := Caller(l)
+			sess, err := c.Call(ctx, n.Dest(ivr), tagged(n, OriginateOptions{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			peer := peerOf(t, l, sess)
+			want := "USER_BUSY"
+			if far == "answer" {
+				want = "NORMAL_CLEARING"
+				// Bridged: the far end's two legs answered (C by D's
+				// answer). Then the far end (D) hangs up.
+				var d *models.Session
+				eventually(t, 10*time.Second, "the caller bridged to the far end", func() bool {
+					if l.Stats().Answered < 4 {
+						return false
+					}
+					onLoop(t, l, func() {
+						for _, e := range l.sessions {
+							if e.s.AppID == dest && e.s.IsInbound() {
+								d = e.s
+							}
+						}
+					})
+					return d != nil
+				})
+				hangup(t, l, d)
+			}
+			if err := c.WaitFor(ctx, peer, func(s *models.Session) bool { return s.Hungup }); err != nil {
+				t.Fatalf("the IVR leg was not hung up: %v", err)
+			}
+			var cause string
+			get(t, l, func() { cause = peer.Cause })
+			if cause != want {
+				t.Fatalf("IVR leg hung up with %q, want %q", cause, want)
+			}
+			idle(t, l)
+			if st := l.Stats(); st.ScriptErrors != 0 || st.TotalSessions != 4 {
+				t.Fatalf("stats: %+v", st)
+			}
+		})
+	}
+}
+
 // The IVR flow of scripts/ivr.lua on the inbound leg; the outbound leg plays
 // the caller (testdata/ivr_caller.lua).
 func TestE2EIVR(t *testing.T) {

@@ -2,7 +2,8 @@
 --
 -- For each inbound call: answer, play a prompt, wait for one DTMF digit
 -- (with a timeout), then branch:
---   1        bridge the call to `dest`
+--   1        bridge the call to `dest`; if that fails, hang up with the far
+--            end's cause; when the far end hangs up, hang up too
 --   2        play a goodbye and hang up
 --   other    hang up with NORMAL_CLEARING
 --   nothing  (timeout) hang up with NO_USER_RESPONSE
@@ -35,6 +36,48 @@ local function wait_stop(sess, file, timeout)
   end
 end
 
+-- bridge_result waits for the outcome of the bridge just sent: true once
+-- bridged (CHANNEL_BRIDGE); false and the cause when it failed (the bridge's
+-- CHANNEL_EXECUTE_COMPLETE, cause in originate_disposition); nil and
+-- "hangup". The sendmsg's +OK only says FreeSWITCH took the command, and a
+-- fast failure can come before it: the latest event first.
+local function bridge_result(sess)
+  local ev = sess
+  while true do
+    local name = ev["Event-Name"]
+    if name == "CHANNEL_BRIDGE" then return true end
+    if name == "CHANNEL_EXECUTE_COMPLETE" and ev["Application"] == "bridge" then
+      return false, ev["variable_originate_disposition"] or "NORMAL_TEMPORARY_FAILURE"
+    end
+    local why
+    ev, why = sess:wait({"CHANNEL_BRIDGE", "CHANNEL_EXECUTE_COMPLETE"})
+    if not ev then return nil, why end
+  end
+end
+
+-- transfer bridges the caller to dest and sees the call through to its end.
+local function transfer(sess)
+  local ok, err = sess:bridge{dest_url = dest}
+  if not ok then
+    log.warn("bridge failed:", err)
+    return sess:hangup("NORMAL_TEMPORARY_FAILURE")
+  end
+  local bridged, cause = bridge_result(sess)
+  if bridged == nil then return end -- the caller hung up
+  if not bridged then
+    log.info("bridge to", dest, "failed:", cause)
+    return sess:hangup(cause)
+  end
+  -- The bridge app completes when the far end hangs up; the channel would
+  -- then go back to park, so end the call with the far end's cause.
+  local ev
+  repeat
+    ev = sess:wait("CHANNEL_EXECUTE_COMPLETE")
+    if not ev then return end
+  until ev["Application"] == "bridge"
+  sess:hangup(ev["variable_last_bridge_hangup_cause"] or "NORMAL_CLEARING")
+end
+
 function on_park(sess)
   if not sess:is_inbound() then return end
 
@@ -62,11 +105,7 @@ function on_park(sess)
   sess:breakmedia() -- stop the prompt
   log.info("caller pressed", digit)
   if digit == "1" then
-    local ok, err = sess:bridge{dest_url = dest}
-    if not ok then
-      log.warn("bridge failed:", err)
-      sess:hangup("NORMAL_TEMPORARY_FAILURE")
-    end
+    transfer(sess)
   elseif digit == "2" then
     sess:playback(goodbye)
     wait_stop(sess, goodbye, 10)
