@@ -60,7 +60,7 @@ func (f runFiles) read(t *testing.T, r result) runOut {
 	}
 	var keys map[string]any
 	_ = json.Unmarshal(b, &keys)
-	for _, k := range []string{"offered", "answered", "failed", "failed_by_cause", "achieved_cps", "peak_concurrent", "setup_latency_ms", "cdr_rows", "script_errors", "reloads", "duration_s"} {
+	for _, k := range []string{"offered", "answered", "failed", "failed_by_cause", "achieved_cps", "peak_concurrent", "setup_latency_ms", "cdr_rows", "script_errors", "reloads", "duration_s", "cancelled"} {
 		if _, ok := keys[k]; !ok {
 			t.Errorf("summary JSON lacks %q: %s", k, b)
 		}
@@ -260,6 +260,41 @@ func TestRunInterrupt(t *testing.T) {
 		if n := tg.Sim.ActiveChannels(); n != 0 {
 			t.Errorf("%d channels left on the simulator", n)
 		}
+	}
+}
+
+// TestRunInterruptRinging: SIGINT while calls still ring (the simulator's
+// far end answers after 2 s) on a healthy node: the calls we hang up
+// ourselves before their answer are cancelled, not failed, and each keeps
+// its CDR row.
+func TestRunInterruptRinging(t *testing.T) {
+	_, addr := startSim(t, "--answer-delay", "2s")
+	p, files := startRun(t, nil, "--host", addr, "--script", "toneplay", "--rate", "50", "--limit", "1000", "--duration", "30s")
+	p.waitStderr(t, 15*time.Second, "msg=originating")
+	time.Sleep(1500 * time.Millisecond)
+	p.signal(t, syscall.SIGINT)
+	sent := time.Now()
+	r := p.wait(t, 12*time.Second)
+	checkWithin(t, "exit after SIGINT", time.Since(sent), 5*time.Second)
+	o := files.read(t, r)
+	rep := o.report
+	if rep.Failed != 0 || len(rep.FailedByCause) != 0 {
+		t.Errorf("failed %d by cause %v: calls we cancelled at the stop counted failed\n%s", rep.Failed, rep.FailedByCause, r)
+	}
+	if rep.Offered < 20 || rep.Cancelled == 0 || rep.Cancelled+rep.Answered != rep.Offered {
+		t.Errorf("offered %d answered %d cancelled %d: want every call answered or cancelled, some cancelled\n%s",
+			rep.Offered, rep.Answered, rep.Cancelled, r)
+	}
+	if rep.CDRRows != rep.Offered || int64(len(o.rows)) != rep.Offered {
+		t.Errorf("offered %d, cdr_rows %d, file rows %d: want a row for every call", rep.Offered, rep.CDRRows, len(o.rows))
+	}
+	for _, row := range o.rows {
+		if !row.Answered() && row.HangupCause == "" {
+			t.Errorf("cancelled call's row lost its cause: %+v", row)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^cancelled\s+\d+`).MatchString(r.stdout) {
+		t.Errorf("the summary table does not show the cancelled calls\n%s", r)
 	}
 }
 

@@ -71,6 +71,13 @@ type Row struct {
 	Node string
 	// CallUUID is the call's tracking id (the originating session's uuid).
 	CallUUID string
+
+	// Cancelled marks a call that switchlua hung up itself before it was
+	// answered because the run was stopping (Ctrl-C, SIGTERM): it is not
+	// a failure of the node, so it does not count as failed (see
+	// [Row.Failed]) but as cancelled. It is not a column: the file keeps
+	// the row with its cause.
+	Cancelled bool
 }
 
 // Columns are the CDR column names, in file order. They are the CSV header
@@ -122,8 +129,11 @@ func Time(s float64) time.Time {
 func (r *Row) Answered() bool { return r.CallerAnswer > 0 }
 
 // Failed reports whether the call failed, as switchio counts it: it was not
-// answered, or it ended with a cause other than NORMAL_CLEARING.
-func (r *Row) Failed() bool { return !r.Answered() || r.HangupCause != NormalClearing }
+// answered, or it ended with a cause other than NORMAL_CLEARING; a
+// Cancelled call did not fail.
+func (r *Row) Failed() bool {
+	return !r.Cancelled && (!r.Answered() || r.HangupCause != NormalClearing)
+}
 
 // SetupLatency is CallerAnswer - CallerCreate, or 0 and false when either is
 // unknown.

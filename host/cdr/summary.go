@@ -33,6 +33,7 @@ type Summary struct {
 	ended            int64
 	answered         int64
 	failed           int64
+	cancelled        int64
 	failedByCause    map[string]int64
 	peak             int64
 	minCreate        float64
@@ -77,8 +78,9 @@ func (s *Summary) Offered(t time.Time) {
 	s.mu.Unlock()
 }
 
-// CallEnded accounts for one finished call, given its CDR row: answered or
-// failed (by cause, see [Row.Failed]), its setup latency, the call count at
+// CallEnded accounts for one finished call, given its CDR row: answered,
+// failed (by cause, see [Row.Failed]) or cancelled ([Row.Cancelled]), its
+// setup latency, the call count at
 // its creation (for the peak) and one CDR row. A call that failed without
 // any answer and without a cause counts under "UNKNOWN".
 func (s *Summary) CallEnded(r Row) {
@@ -89,6 +91,9 @@ func (s *Summary) CallEnded(r Row) {
 	s.cdrRows++
 	if r.Answered() {
 		s.answered++
+	}
+	if r.Cancelled {
+		s.cancelled++
 	}
 	if r.Failed() {
 		s.failed++
@@ -232,6 +237,10 @@ type Report struct {
 	Failed int64 `json:"failed"`
 	// FailedByCause splits Failed by hangup (or job failure) cause.
 	FailedByCause map[string]int64 `json:"failed_by_cause"`
+	// Cancelled is the number of calls switchlua hung up itself before
+	// they were answered because the run was stopping (Ctrl-C, SIGTERM):
+	// not failed (see Row.Cancelled). They have CDR rows.
+	Cancelled int64 `json:"cancelled"`
 	// AchievedCPS is the offered calls per second, measured between the
 	// first and the last offer (N offers over T seconds give (N-1)/T).
 	AchievedCPS float64 `json:"achieved_cps"`
@@ -269,6 +278,7 @@ func (s *Summary) Report() Report {
 		Offered:        s.offered,
 		Answered:       s.answered + s.leftUpAnswered,
 		Failed:         s.failed,
+		Cancelled:      s.cancelled,
 		FailedByCause:  make(map[string]int64, len(s.failedByCause)),
 		AchievedCPS:    s.cpsLocked(),
 		PeakConcurrent: s.peak,
@@ -350,6 +360,9 @@ func (r Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "failed\t%d%s\n", r.Failed, pct(r.Failed))
 	for _, c := range r.Causes() {
 		fmt.Fprintf(tw, "  %s\t%d%s\n", c.Cause, c.Count, pct(c.Count))
+	}
+	if r.Cancelled > 0 {
+		fmt.Fprintf(tw, "cancelled\t%d%s\t(not answered yet when the run stopped: hung up by us, not failed)\n", r.Cancelled, pct(r.Cancelled))
 	}
 	fmt.Fprintf(tw, "achieved cps\t%.1f\n", r.AchievedCPS)
 	fmt.Fprintf(tw, "peak concurrent\t%d\n", r.PeakConcurrent)

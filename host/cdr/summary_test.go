@@ -76,7 +76,7 @@ func TestSummaryJSONKeys(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	want := []string{"achieved_cps", "answered", "calls_left_up", "cdr_rows", "duration_s", "failed", "failed_by_cause",
+	want := []string{"achieved_cps", "answered", "calls_left_up", "cancelled", "cdr_rows", "duration_s", "failed", "failed_by_cause",
 		"offered", "peak_concurrent", "reloads", "script_errors", "setup_latency_ms"}
 	if !reflect.DeepEqual(keys, want) {
 		t.Fatalf("keys %v\nwant %v", keys, want)
@@ -225,5 +225,35 @@ func TestQuantile(t *testing.T) {
 		if got := quantile(tt.samples, tt.q); math.Abs(got-tt.want) > 1e-9 {
 			t.Errorf("quantile(%d samples, %v) = %v, want %v", len(tt.samples), tt.q, got, tt.want)
 		}
+	}
+}
+
+// TestSummaryCancelled: calls hung up by switchlua itself at a stop before
+// they were answered count as cancelled, not failed, and keep their row.
+func TestSummaryCancelled(t *testing.T) {
+	start := time.Unix(1763800000, 0)
+	s := NewSummaryAt(start)
+	for i := range 4 {
+		s.Offered(start.Add(time.Duration(i) * 10 * time.Millisecond))
+	}
+	s.CallEnded(answeredRow(1763800000, 5, 1))
+	s.CallEnded(Row{HangupCause: "USER_BUSY", JobLaunch: 1763800001})
+	s.CallEnded(Row{HangupCause: NormalClearing, CallerCreate: 1763800001, Cancelled: true})
+	s.CallEnded(Row{HangupCause: "ORIGINATOR_CANCEL", JobLaunch: 1763800001, Cancelled: true})
+	r := s.Report()
+	if r.Failed != 1 || r.Cancelled != 2 || r.CDRRows != 4 || r.Answered != 1 ||
+		len(r.FailedByCause) != 1 || r.FailedByCause["USER_BUSY"] != 1 {
+		t.Errorf("report %+v: want 1 failed (USER_BUSY), 2 cancelled, 1 answered, 4 rows", r)
+	}
+	if !strings.Contains(string(r.JSON()), `"cancelled": 2`) {
+		t.Errorf("JSON lacks cancelled: %s", r.JSON())
+	}
+	var b bytes.Buffer
+	_ = r.WriteTable(&b)
+	if !strings.Contains(b.String(), "cancelled") {
+		t.Errorf("the table does not show the cancelled calls:\n%s", b.String())
+	}
+	if p := s.Progress(); p.Failed != 1 {
+		t.Errorf("progress failed %d, want 1", p.Failed)
 	}
 }

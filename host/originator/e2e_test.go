@@ -684,3 +684,39 @@ func TestNodeDrops(t *testing.T) {
 		return sa.ActiveChannels() == 0 && b.Sim.ActiveChannels() == 0
 	})
 }
+
+// TestStopCancelsRinging: calls still ringing (the far end answers after
+// 2 s) when Stop(hangup) comes are hung up by us: cancelled, not failed,
+// each with a row that keeps its cause.
+func TestStopCancelsRinging(t *testing.T) {
+	tg := fstest.StartConfig(t, fssim.Config{AnswerDelay: 2 * time.Second})
+	tg.RequireSim(t)
+	r := newRig(t, Config{Rate: 50, Limit: 1000, Duration: 30 * time.Second,
+		Apps: []App{{ID: "answer", Weight: 1}}}, []*fstest.Target{tg}, app(t, "answer", "testdata/answer.lua"))
+	if err := r.o.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "30 calls offered", func() bool { return r.o.Counts().Offered >= 30 })
+	r.o.Stop(true)
+	c := r.wait(10 * time.Second)
+	if c.Failed != 0 || len(c.FailedByCause) != 0 {
+		t.Errorf("counts %v by cause %v: calls we hung up at the stop counted failed", c, c.FailedByCause)
+	}
+	if c.Ended != c.Offered || c.Cancelled+c.Answered != c.Offered || c.Cancelled == 0 {
+		t.Errorf("counts %v: want every call ended, answered or cancelled, some cancelled", c)
+	}
+	_, rows, _ := r.snapshot()
+	nc := 0
+	for _, row := range rows {
+		if row.Cancelled {
+			nc++
+			if row.HangupCause == "" || row.FailedCalls != 0 || row.Failed() {
+				t.Errorf("cancelled row %+v: want its cause kept, no failed calls", row)
+			}
+		}
+	}
+	if int64(nc) != c.Cancelled || int64(len(rows)) != c.Offered {
+		t.Errorf("%d rows, %d cancelled: want %d and %d", len(rows), nc, c.Offered, c.Cancelled)
+	}
+	r.idle()
+}

@@ -146,6 +146,10 @@ func (o *Originator) killOrphans(nd *node) {
 // originate or a lost call counts in the plot's lines like any other.
 // The row goes out before the call's slot is freed, so whoever watches
 // rows and offers never sees more than Limit calls at once.
+//
+// A call Stop(hangup) hung up before it was answered, that ended with the
+// cause of that hangup, is cancelled, not failed: the node did nothing
+// wrong, we gave up the call.
 func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
 	r.ActiveSessions, r.Erlangs = c.sessions, c.erlangs
 	if cause == host.CauseLostConnection {
@@ -153,9 +157,18 @@ func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
 	}
 	if failed {
 		o.mu.Lock()
-		o.causes[cause]++
+		cancelled := c.stopped && !c.answered && stopCause(cause)
+		if !cancelled {
+			o.causes[cause]++
+		}
 		o.mu.Unlock()
-		r.FailedCalls = o.failed.Add(1)
+		if cancelled {
+			r.Cancelled = true
+			o.cancelled.Add(1)
+			r.FailedCalls = o.failed.Load()
+		} else {
+			r.FailedCalls = o.failed.Add(1)
+		}
 	} else {
 		r.FailedCalls = o.failed.Load()
 	}
@@ -166,6 +179,14 @@ func (o *Originator) finish(c *call, failed bool, cause string, r cdr.Row) {
 	c.node.active.Add(-1)
 	o.active.Add(-1)
 	o.poke()
+}
+
+// stopCause reports whether cause is what a call not answered yet ends with
+// when we hang it up (uuid_kill NORMAL_CLEARING on its outbound leg; the
+// far end's leg, or a job whose channel went, may report
+// ORIGINATOR_CANCEL).
+func stopCause(cause string) bool {
+	return cause == cdr.NormalClearing || cause == "ORIGINATOR_CANCEL"
 }
 
 // appID is the app id a call's rows carry.
@@ -252,6 +273,7 @@ func (o *Originator) killAll() {
 	by := map[*node][]*call{}
 	o.mu.Lock()
 	for _, c := range o.calls {
+		c.stopped = true
 		by[c.node] = append(by[c.node], c)
 	}
 	o.mu.Unlock()

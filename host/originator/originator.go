@@ -187,6 +187,7 @@ type Originator struct {
 	hq  deadlines
 
 	active, peak, offered, answered, failed, ended atomic.Int64
+	cancelled                                      atomic.Int64 // unanswered calls Stop(hangup) ended
 	upAnswered                                     atomic.Int64 // answered calls not ended
 	firstOffer, lastOffer                          atomic.Int64 // unix ns
 	missed                                         atomic.Int64 // offers the pacer gave up after stalls
@@ -226,6 +227,7 @@ type call struct {
 	sessions int64        // sessions on the pool's nodes when offered (sampled)
 	answered bool         // the originate job succeeded; guarded by Originator.mu
 	ended    bool         // guarded by Originator.mu
+	stopped  bool         // Stop(hangup) hung it up; guarded by Originator.mu
 	times    models.Times // the outbound leg's, at answer; guarded by Originator.mu
 }
 
@@ -550,9 +552,12 @@ type Counts struct {
 	// (the outbound leg answered); Ended calls that are over; Failed calls
 	// that were not answered or ended with a cause other than
 	// NORMAL_CLEARING (switchio's rule), including originates that failed
-	// with no channel, by cause in FailedByCause.
-	Offered, Answered, Ended, Failed int64
-	FailedByCause                    map[string]int64
+	// with no channel, by cause in FailedByCause. Cancelled calls are not
+	// in Failed: calls not answered yet that Stop(hangup) hung up (their
+	// rows have Cancelled set and keep their cause); a call that failed
+	// on its own while stopping still counts as failed.
+	Offered, Answered, Ended, Failed, Cancelled int64
+	FailedByCause                               map[string]int64
 	// CPS is the offered rate over about the last second; AvgCPS over the
 	// run, from the first to the last offer.
 	CPS, AvgCPS float64
@@ -598,6 +603,7 @@ func (o *Originator) Counts() Counts {
 	c.Active = min(c.Active, c.Offered)
 	c.ActiveAnswered = min(max(o.upAnswered.Load(), 0), c.Active)
 	c.Ended, c.Failed, c.Missed = o.ended.Load(), o.failed.Load(), o.missed.Load()
+	c.Cancelled = o.cancelled.Load()
 	now := time.Now()
 	o.mu.Lock()
 	c.FailedByCause = maps.Clone(o.causes)
@@ -622,8 +628,8 @@ func (o *Originator) Counts() Counts {
 
 // String is a one-line status, e.g. for a log line.
 func (c Counts) String() string {
-	return fmt.Sprintf("state=%s active=%d offered=%d answered=%d failed=%d cps=%.1f peak=%d",
-		c.State, c.Active, c.Offered, c.Answered, c.Failed, c.CPS, c.Peak)
+	return fmt.Sprintf("state=%s active=%d offered=%d answered=%d failed=%d cancelled=%d cps=%.1f peak=%d",
+		c.State, c.Active, c.Offered, c.Answered, c.Failed, c.Cancelled, c.CPS, c.Peak)
 }
 
 // cpsRing keeps (time, offered) samples of about the last second.
