@@ -60,6 +60,12 @@
 //     published as removed. A subdirectory that holds a required module (any
 //     subdirectory, with Options.Recursive) is watched and scanned as it
 //     appears.
+//     A watched directory that a process has as its working directory (the
+//     shell that ran `cd scripts && switchlua run`) reports no removal of
+//     its own: once it is empty (its last entry removed, or empty from the
+//     start) the Watcher checks at every poll and debounce whether it is
+//     still the same directory (os.SameFile), and handles it as removed if
+//     not.
 //   - A burst of saves: the debounce restarts on every event, so only the
 //     last content is compiled and published.
 //   - An event-queue overflow (fsnotify.ErrEventOverflow): every directory is

@@ -36,7 +36,10 @@ type Options struct {
 	// only because it ends too early. Default DefaultSettle.
 	Settle time.Duration
 	// Poll is how often a watched directory that has disappeared is looked
-	// for again. Default DefaultPoll.
+	// for again, and how often a watched directory that is empty or just
+	// had an entry removed is checked for having been removed or replaced
+	// (its own watch does not report that while a process has it as its
+	// working directory). Default DefaultPoll.
 	Poll time.Duration
 	// Logger receives one Warn line per failed compile (the `file:line:
 	// message` text and the generation kept) and Debug lines per published
@@ -151,6 +154,8 @@ type Watcher struct {
 	pending   map[string]*pending
 	dirs      map[string]bool      // watched directories (absolute)
 	missing   map[int]bool         // roots that have disappeared
+	rootIDs   []os.FileInfo        // each root's directory when last watched (os.SameFile)
+	suspect   map[int]bool         // roots that may vanish silently: empty, or an entry just removed
 	wanted    map[string]bool      // module files required: root/a/b.lua of "a.b", in every root
 	needDirs  map[string]bool      // subdirectories on the way to a wanted file
 	pre       map[string]*compiled // New's scan, compiled ahead of publishing
@@ -223,6 +228,7 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 		pending:   map[string]*pending{},
 		dirs:      map[string]bool{},
 		missing:   map[int]bool{},
+		suspect:   map[int]bool{},
 		names:     map[string]bool{},
 		wanted:    map[string]bool{},
 		needDirs:  map[string]bool{},
@@ -270,6 +276,7 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 		return nil, fmt.Errorf("hotreload: %w", err)
 	}
 	w.fsw = fsw
+	w.rootIDs = make([]os.FileInfo, len(w.roots))
 	w.timer = time.NewTimer(time.Hour)
 	w.timer.Stop()
 
@@ -470,6 +477,7 @@ func (w *Watcher) loop() {
 		if len(w.outbox) > 0 {
 			out, next = w.updates, w.outbox[0]
 		}
+		w.setPoll()
 		var pollC <-chan time.Time
 		if w.poll != nil {
 			pollC = w.poll.C
@@ -503,7 +511,9 @@ func (w *Watcher) loop() {
 		case <-w.timer.C:
 			w.fire(time.Now())
 		case <-pollC:
-			w.pollRoots(time.Now())
+			now := time.Now()
+			w.checkRoots(now)
+			w.pollRoots(now)
 		case r := <-w.reqs:
 			w.wantNow(r.name, time.Now())
 			close(r.done)
@@ -518,6 +528,13 @@ func (w *Watcher) event(ev fsnotify.Event, now time.Time) {
 		return // CHMOD only: content unchanged
 	}
 	name := filepath.Clean(ev.Name)
+	if ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+		// The root may be empty now, and then removed with no event at all
+		// if a process has it as its working directory: check it.
+		if i := w.rootIndex(filepath.Dir(name)); i >= 0 && !w.missing[i] {
+			w.suspect[i] = true
+		}
+	}
 	if w.dirs[name] && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
 		w.dirGone(name, now)
 		return
@@ -655,6 +672,11 @@ func (w *Watcher) rearm() {
 
 // fire applies every path whose debounce has ended, in path order.
 func (w *Watcher) fire(now time.Time) {
+	// A file removed with its root: know that the root is gone (or
+	// replaced) before reading the file.
+	if w.checkRoots(now) {
+		w.pollRoots(now)
+	}
 	var due []string
 	for path, p := range w.pending {
 		if !p.due.After(now) {
@@ -873,6 +895,8 @@ func (w *Watcher) emit(u Update) {
 // only if dir itself cannot be watched or listed.
 func (w *Watcher) addTree(dir string) ([]string, error) {
 	var files []string
+	var roots []int           // roots watched by this walk
+	full := map[string]bool{} // directories listed with an entry
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p == dir {
@@ -880,9 +904,25 @@ func (w *Watcher) addTree(dir string) ([]string, error) {
 			}
 			return nil // vanished while walking: its own events will tell
 		}
+		if p != dir {
+			full[filepath.Dir(p)] = true
+		}
 		if d.IsDir() {
 			if p != dir && !w.wantDir(p) {
 				return filepath.SkipDir
+			}
+			// A root's identity, taken before its watch is added: if it is
+			// replaced in between, the next check sees a stranger and
+			// watches it again, never the other way round.
+			var id os.FileInfo
+			root := w.rootIndex(p)
+			if root >= 0 {
+				if id, err = os.Stat(p); err != nil {
+					if p == dir {
+						return err
+					}
+					return filepath.SkipDir
+				}
 			}
 			// Watch before WalkDir lists it: nothing falls in between.
 			if err := w.fsw.Add(p); err != nil {
@@ -896,6 +936,10 @@ func (w *Watcher) addTree(dir string) ([]string, error) {
 				w.dirs[p] = true
 				w.ndirs.Add(1)
 			}
+			if root >= 0 {
+				w.rootIDs[root] = id
+				roots = append(roots, root)
+			}
 			return nil
 		}
 		if w.tracked(p) {
@@ -903,6 +947,12 @@ func (w *Watcher) addTree(dir string) ([]string, error) {
 		}
 		return nil
 	})
+	// An empty root can be removed with no event at all (see checkRoots).
+	for _, i := range roots {
+		if !full[w.roots[i]] {
+			w.suspect[i] = true
+		}
+	}
 	return files, err
 }
 
@@ -927,11 +977,81 @@ func (w *Watcher) dirGone(dir string, now time.Time) {
 	for i, r := range w.roots {
 		if r == dir || under(r, dir) {
 			w.missing[i] = true
+			delete(w.suspect, i)
 		}
 	}
-	if len(w.missing) > 0 && w.poll == nil {
-		w.poll = time.NewTicker(w.opts.Poll)
+}
+
+// checkRoots looks at the suspect roots, and handles those removed or
+// replaced by another directory as dirGone does. It reports whether any
+// was. A directory's own watch reports its removal (IN_DELETE_SELF) only
+// once nothing holds it: not while a process has it as its working
+// directory (`cd scripts && switchlua run`, a shell) or open. Then only its
+// emptying is seen, as the Remove or Rename of its last entry, so a root
+// stays suspect while it is empty (it can be removed any time without an
+// event) and is checked at every poll and debounce; one that still has an
+// entry cannot go without a further event, and is left alone.
+func (w *Watcher) checkRoots(now time.Time) bool {
+	if len(w.suspect) == 0 {
+		return false
 	}
+	idx := make([]int, 0, len(w.suspect))
+	for i := range w.suspect {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	gone := false
+	for _, i := range idx {
+		if !w.suspect[i] {
+			continue // went with a root checked before it
+		}
+		r := w.roots[i]
+		fi, err := os.Stat(r)
+		if err == nil && fi.IsDir() && w.rootIDs[i] != nil && os.SameFile(fi, w.rootIDs[i]) {
+			if hasEntries(r) {
+				delete(w.suspect, i)
+			}
+			continue
+		}
+		delete(w.suspect, i)
+		w.log.Info("hotreload: watched directory was removed or replaced", "dir", w.shown[i])
+		w.dirGone(r, now)
+		gone = true
+	}
+	return gone
+}
+
+// hasEntries reports whether dir can be listed and has an entry.
+func hasEntries(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) > 0
+}
+
+// setPoll runs the poll ticker while a root is missing or suspect.
+func (w *Watcher) setPoll() {
+	need := len(w.missing) > 0 || len(w.suspect) > 0
+	switch {
+	case need && w.poll == nil:
+		w.poll = time.NewTicker(w.opts.Poll)
+	case !need && w.poll != nil:
+		w.poll.Stop()
+		w.poll = nil
+	}
+}
+
+// rootIndex returns the index of the root dir is, or -1.
+func (w *Watcher) rootIndex(dir string) int {
+	for i, r := range w.roots {
+		if r == dir {
+			return i
+		}
+	}
+	return -1
 }
 
 // pollRoots watches again the roots that have come back, and rescans them.
@@ -953,10 +1073,6 @@ func (w *Watcher) pollRoots(now time.Time) {
 			w.touch(f, now)
 		}
 		w.touchKnownUnder(r, now)
-	}
-	if len(w.missing) == 0 && w.poll != nil {
-		w.poll.Stop()
-		w.poll = nil
 	}
 }
 
