@@ -24,12 +24,22 @@ import (
 
 // Issue 5's performance target: >= 1000 calls/s sustained with a limit of
 // 20000 erlangs and zero tracking errors, against a simulator in its own
-// process.
+// process. The benchmark asks for the target and for a rate above it
+// (benchRates): asking for exactly the target cannot show it is met (a run
+// paced at 1000/s achieves a hair under 1000).
 const (
-	targetCPS   = 1000
-	benchLimit  = 20000
-	benchOffers = 26 * targetCPS // the 20 s ramp to the limit, then ~6 s in the limit region (auto duration 21 s)
+	targetCPS  = 1000
+	benchLimit = 20000
+	// benchWindow is how long each rate is offered; benchDuration is each
+	// call's length, so the last part of the window has calls ending as
+	// fast as they are offered (the steady state: offers, hangups and call
+	// ends at once, about rate*benchDuration calls up).
+	benchWindow   = 11 * time.Second
+	benchDuration = 5 * time.Second
 )
+
+// benchRates are the offered rates tried, in calls/s.
+var benchRates = []float64{targetCPS, 1.5 * targetCPS}
 
 // simProc is the simulator running as a child process.
 type simProc struct {
@@ -40,8 +50,8 @@ type simProc struct {
 	stats fssim.Stats
 }
 
-// startSimProc builds host/originator/internal/simproc and starts it.
-func startSimProc(b *testing.B, args ...string) *simProc {
+// buildSimProc builds host/originator/internal/simproc and returns its path.
+func buildSimProc(b *testing.B) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "simproc")
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -52,6 +62,12 @@ func startSimProc(b *testing.B, args ...string) *simProc {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building simproc: %v\n%s", err, out)
 	}
+	return bin
+}
+
+// startSimProc starts the simproc binary bin.
+func startSimProc(b *testing.B, bin string, args ...string) *simProc {
+	b.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -108,152 +124,204 @@ func selfRusage() *syscall.Rusage {
 	return &ru
 }
 
-// BenchmarkOriginate runs the Originator at 1000 calls/s with a limit of
-// 20000 against the simulator in its own process, with a Lua app answering
-// every inbound leg: 26000 calls (about 27 s: the ramp to the limit, then
-// the limit region), then every call is hung up and the tracking is
-// checked. SWITCHLUA_BENCH_OFFERS changes the number of
-// calls; SWITCHLUA_BENCH_SIM_CPUPROFILE=FILE profiles the simulator.
+// BenchmarkOriginate runs the Originator with a limit of 20000 against the
+// simulator in its own process (a fresh one per rate), with a Lua app
+// answering every inbound leg, at each rate of benchRates for benchWindow
+// (calls lasting benchDuration); then every call is hung up and the
+// tracking is checked. It prints each rate's figures, prefixed
+// originate_ for the target rate and originate_RATE_ for the others, and
+// originate_sustained_cps: the highest rate achieved (offers/s from the
+// first to the last offer, and no lower once calls end as fast as they are
+// offered) by a run with no failed call. Any tracking error fails the
+// benchmark. SWITCHLUA_BENCH_SECONDS changes the window;
+// SWITCHLUA_BENCH_SIM_CPUPROFILE=FILE profiles the simulator (of the last
+// rate).
 func BenchmarkOriginate(b *testing.B) {
-	offers := int64(benchOffers)
-	if v, err := strconv.ParseInt(os.Getenv("SWITCHLUA_BENCH_OFFERS"), 10, 64); err == nil && v > 0 {
-		offers = v
+	window := benchWindow
+	if v, err := strconv.ParseFloat(os.Getenv("SWITCHLUA_BENCH_SECONDS"), 64); err == nil && v > 0 {
+		window = time.Duration(v * float64(time.Second))
 	}
 	var args []string
 	if f := os.Getenv("SWITCHLUA_BENCH_SIM_CPUPROFILE"); f != "" {
 		args = append(args, "-cpuprofile", f)
 	}
+	bin := buildSimProc(b)
 	for range b.N {
-		sim := startSimProc(b, args...)
-
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		o, err := New(Config{Rate: targetCPS, Limit: benchLimit, MaxOffered: offers,
-			Apps: []App{{ID: "answer", Weight: 1}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		// The hooks record the phases: the ramp (first offer to the
-		// limit-th), then the limit region (from the first call end, when
-		// offers can only replace calls that end).
-		var rows, nOffers, offersAtFirstEnd atomic.Int64
-		var tFirst, tRamp, tFirstEnd, tLast atomic.Int64
-		o.cfg.OnOffer = func(of Offer) {
-			n := nOffers.Add(1)
-			ns := of.Time.UnixNano()
-			switch n {
-			case 1:
-				tFirst.Store(ns)
-			case benchLimit:
-				tRamp.Store(ns)
-			}
-			tLast.Store(ns)
-		}
-		o.cfg.OnCallEnd = func(cdr.Row) {
-			if rows.Add(1) == 1 {
-				tFirstEnd.Store(time.Now().UnixNano())
-				offersAtFirstEnd.Store(nOffers.Load())
+		best := 0.0
+		var errs int64
+		for _, rate := range benchRates {
+			r := originateAt(b, bin, args, rate, window)
+			r.print(rate)
+			errs += r.errs
+			if r.errs == 0 && r.failed == 0 {
+				best = max(best, r.sustained())
 			}
 		}
-		hc := host.Config{}
-		o.Hook(&hc)
-		pool, err := host.DialPool(ctx, []string{sim.addr}, hc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sc, err := compileAnswer()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := pool.Load(ctx, sc); err != nil {
-			b.Fatal(err)
-		}
-		if err := o.Attach(ctx, pool); err != nil {
-			b.Fatal(err)
-		}
-		cancel()
-
-		ru0 := selfRusage()
-		t0 := time.Now()
-		if err := o.Start(); err != nil {
-			b.Fatal(err)
-		}
-		for o.State() == Originating {
-			time.Sleep(50 * time.Millisecond)
-			if time.Since(t0) > 3*time.Duration(offers)*time.Second/targetCPS+30*time.Second {
-				b.Fatalf("still originating: %v", o.Counts())
-			}
-		}
-		c := o.Counts()
-		// Let the last originates complete, then hang everything up.
-		deadline := time.Now().Add(30 * time.Second)
-		for c = o.Counts(); c.Answered+c.Failed < c.Offered && time.Now().Before(deadline); c = o.Counts() {
-			time.Sleep(20 * time.Millisecond)
-		}
-		peak := c.Peak
-		o.Stop(true)
-		wctx, wcancel := context.WithTimeout(context.Background(), 60*time.Second)
-		waitErr := o.Wait(wctx)
-		wcancel()
-		elapsed := time.Since(t0)
-		ru1 := selfRusage()
-
-		// Tracking errors: calls that never ended, counts that did not
-		// return to 0, sessions left, untracked events.
-		c = o.Counts()
-		errs := c.Active + (c.Offered - c.Ended)
-		if waitErr != nil {
-			b.Logf("not STOPPED: %v (%v)", waitErr, c)
-			errs++
-		}
-		var st host.Stats
-		for range 100 {
-			if st = pool.Stats(); st.Sessions == 0 && st.Calls == 0 && st.Jobs == 0 {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		errs += int64(st.Sessions+st.Calls+st.Jobs) + int64(st.Untracked) + int64(st.ParkTimeouts)
-		if n := rows.Load(); n != c.Ended {
-			errs += abs(n - c.Ended)
-		}
-		o.Close()
-		pool.Close()
-		ru := sim.stop(b)
-		errs += int64(sim.stats.ActiveChannels) + int64(sim.stats.EventsLost)
-
-		ours := cpuSeconds(ru1) - cpuSeconds(ru0)
-		theirs := cpuSeconds(ru)
-		// The sustained rate: offers/s over the ramp to the limit (20 s
-		// at 1000 calls/s, the call count climbing to 20000).
-		cps := c.AvgCPS
-		if r := tRamp.Load(); r > 0 {
-			cps = float64(benchLimit-1) / time.Duration(r-tFirst.Load()).Seconds()
-		}
-		fmt.Printf("bench: originate_cps %.0f calls/s\n", cps)
-		fmt.Printf("bench: originate_cps_vs_target %.2f x\n", cps/targetCPS)
-		// In the limit region (20000 calls up) an offer needs a call to end
-		// first: the calls offered 21 s earlier end at the rate they were
-		// offered, so the offers keep that rate if hangups, call ends and
-		// offers all keep up.
-		if e := tFirstEnd.Load(); e > 0 && tLast.Load()-e > int64(time.Second) {
-			atLimit := float64(nOffers.Load()-offersAtFirstEnd.Load()) / time.Duration(tLast.Load()-e).Seconds()
-			fmt.Printf("bench: originate_cps_at_limit %.0f calls/s\n", atLimit)
-			fmt.Printf("bench: originate_cps_at_limit_vs_target %.2f x\n", atLimit/targetCPS)
-		}
-		fmt.Printf("bench: originate_tracking_errors %d count\n", errs)
-		fmt.Printf("bench: originate_failed %d calls\n", c.Failed)
-		fmt.Printf("bench: originate_missed_offers %d calls\n", c.Missed)
-		fmt.Printf("bench: originate_peak_concurrent %d calls\n", peak)
-		fmt.Printf("bench: originate_cpu_per_1000_calls %.3f s\n", ours/float64(c.Offered)*1000)
-		fmt.Printf("bench: originate_cpu_core %.0f %%\n", 100*ours/elapsed.Seconds())
-		fmt.Printf("bench: originate_sim_cpu_per_1000_calls %.3f s\n", theirs/float64(c.Offered)*1000)
-		fmt.Printf("bench: originate_sim_cpu_core %.0f %%\n", 100*theirs/elapsed.Seconds())
-		fmt.Printf("bench: originate_peak_rss %.0f MB\n", float64(ru1.Maxrss)/1024)
-		fmt.Printf("bench: originate_sim_peak_rss %.0f MB\n", float64(ru.Maxrss)/1024)
-		if errs != 0 || c.Failed != 0 {
-			b.Logf("counts %v, failed by cause %v; pool %+v; sim %+v", c, c.FailedByCause, st, sim.stats)
+		fmt.Printf("bench: originate_sustained_cps %.0f calls/s\n", best)
+		fmt.Printf("bench: originate_sustained_cps_vs_target %.2f x\n", best/targetCPS)
+		if errs != 0 {
+			b.Fatalf("%d tracking errors (see originate_*tracking_errors)", errs)
 		}
 	}
+}
+
+// benchRun is one rate's figures.
+type benchRun struct {
+	cps, atEnd     float64 // offers/s: first to last offer; from the first call end to the last offer (0: none)
+	errs           int64   // tracking errors
+	failed, missed int64
+	offered, peak  int64
+	ours, theirs   float64 // CPU seconds
+	elapsed        time.Duration
+	rss, simRSS    float64 // MB
+	counts         Counts
+	stats          host.Stats
+	simStats       fssim.Stats
+}
+
+// sustained is the rate kept over the whole window, including its
+// steady-state end.
+func (r benchRun) sustained() float64 {
+	if r.atEnd > 0 {
+		return min(r.cps, r.atEnd)
+	}
+	return r.cps
+}
+
+func (r benchRun) print(rate float64) {
+	p := "originate_"
+	if rate != targetCPS {
+		p = fmt.Sprintf("originate_%.0f_", rate)
+	}
+	fmt.Printf("bench: %scps %.0f calls/s\n", p, r.cps)
+	fmt.Printf("bench: %scps_vs_asked %.3f x\n", p, r.cps/rate)
+	if r.atEnd > 0 {
+		fmt.Printf("bench: %scps_steady %.0f calls/s\n", p, r.atEnd)
+	}
+	fmt.Printf("bench: %stracking_errors %d count\n", p, r.errs)
+	fmt.Printf("bench: %sfailed %d calls\n", p, r.failed)
+	fmt.Printf("bench: %smissed_offers %d calls\n", p, r.missed)
+	fmt.Printf("bench: %speak_concurrent %d calls\n", p, r.peak)
+	fmt.Printf("bench: %scpu_per_1000_calls %.3f s\n", p, r.ours/float64(max(r.offered, 1))*1000)
+	fmt.Printf("bench: %scpu_core %.0f %%\n", p, 100*r.ours/r.elapsed.Seconds())
+	fmt.Printf("bench: %ssim_cpu_per_1000_calls %.3f s\n", p, r.theirs/float64(max(r.offered, 1))*1000)
+	fmt.Printf("bench: %ssim_cpu_core %.0f %%\n", p, 100*r.theirs/r.elapsed.Seconds())
+	fmt.Printf("bench: %speak_rss %.0f MB\n", p, r.rss)
+	fmt.Printf("bench: %ssim_peak_rss %.0f MB\n", p, r.simRSS)
+	if r.errs != 0 || r.failed != 0 {
+		fmt.Printf("at %.0f calls/s: counts %v, failed by cause %v; pool %+v; sim %+v\n",
+			rate, r.counts, r.counts.FailedByCause, r.stats, r.simStats)
+	}
+}
+
+// originateAt offers rate calls/s for window on a fresh simulator process,
+// then hangs every call up and counts the tracking errors.
+func originateAt(b *testing.B, bin string, args []string, rate float64, window time.Duration) benchRun {
+	sim := startSimProc(b, bin, args...)
+	offers := int64(rate * window.Seconds())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	o, err := New(Config{Rate: rate, Limit: benchLimit, MaxOffered: offers, Duration: benchDuration,
+		Apps: []App{{ID: "answer", Weight: 1}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The hooks time the offers, and the first call end: from then on
+	// calls end as fast as they are offered.
+	var rows, nOffers, offersAtFirstEnd atomic.Int64
+	var tFirst, tFirstEnd, tLast atomic.Int64
+	o.cfg.OnOffer = func(of Offer) {
+		ns := of.Time.UnixNano()
+		if nOffers.Add(1) == 1 {
+			tFirst.Store(ns)
+		}
+		tLast.Store(ns)
+	}
+	o.cfg.OnCallEnd = func(cdr.Row) {
+		if rows.Add(1) == 1 {
+			tFirstEnd.Store(time.Now().UnixNano())
+			offersAtFirstEnd.Store(nOffers.Load())
+		}
+	}
+	hc := host.Config{}
+	o.Hook(&hc)
+	pool, err := host.DialPool(ctx, []string{sim.addr}, hc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc, err := compileAnswer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pool.Load(ctx, sc); err != nil {
+		b.Fatal(err)
+	}
+	if err := o.Attach(ctx, pool); err != nil {
+		b.Fatal(err)
+	}
+
+	ru0 := selfRusage()
+	t0 := time.Now()
+	if err := o.Start(); err != nil {
+		b.Fatal(err)
+	}
+	for o.State() == Originating {
+		time.Sleep(50 * time.Millisecond)
+		if time.Since(t0) > 2*window+10*time.Second {
+			b.Fatalf("still originating at %.0f calls/s: %v", rate, o.Counts())
+		}
+	}
+	// Let the last originates complete, then hang everything up.
+	deadline := time.Now().Add(10 * time.Second)
+	c := o.Counts()
+	for ; c.Answered+c.Failed < c.Offered && time.Now().Before(deadline); c = o.Counts() {
+		time.Sleep(20 * time.Millisecond)
+	}
+	var r benchRun
+	r.peak = c.Peak
+	o.Stop(true)
+	wctx, wcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	waitErr := o.Wait(wctx)
+	wcancel()
+	r.elapsed = time.Since(t0)
+	ru1 := selfRusage()
+
+	// Tracking errors: calls that never ended, counts that did not return
+	// to 0, sessions left, untracked events.
+	c = o.Counts()
+	r.errs = c.Active + (c.Offered - c.Ended)
+	if waitErr != nil {
+		fmt.Printf("at %.0f calls/s: not STOPPED: %v (%v)\n", rate, waitErr, c)
+		r.errs++
+	}
+	for range 100 {
+		if r.stats = pool.Stats(); r.stats.Sessions == 0 && r.stats.Calls == 0 && r.stats.Jobs == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	st := r.stats
+	r.errs += int64(st.Sessions+st.Calls+st.Jobs) + int64(st.Untracked) + int64(st.ParkTimeouts)
+	if n := rows.Load(); n != c.Ended {
+		r.errs += abs(n - c.Ended)
+	}
+	o.Close()
+	pool.Close()
+	ru := sim.stop(b)
+	r.simStats = sim.stats
+	r.errs += int64(sim.stats.ActiveChannels) + int64(sim.stats.EventsLost)
+
+	r.counts = c
+	r.failed, r.missed, r.offered = c.Failed, c.Missed, c.Offered
+	r.ours = cpuSeconds(ru1) - cpuSeconds(ru0)
+	r.theirs = cpuSeconds(ru)
+	r.rss, r.simRSS = float64(ru1.Maxrss)/1024, float64(ru.Maxrss)/1024
+	r.cps = c.AvgCPS
+	if e := tFirstEnd.Load(); e > 0 && tLast.Load()-e > int64(time.Second) {
+		r.atEnd = float64(nOffers.Load()-offersAtFirstEnd.Load()) / time.Duration(tLast.Load()-e).Seconds()
+	}
+	return r
 }
 
 // compileAnswer is the app that answers every inbound leg.
