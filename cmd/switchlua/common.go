@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -116,8 +117,13 @@ func (s *setup) startMetrics() error {
 		return nil
 	}
 	srv, err := s.metrics.Start(addr, s.c.Bool("metrics-allow-remote"))
-	if err != nil {
-		return fmt.Errorf("--metrics-addr %s: %v", addr, err)
+	switch {
+	case errors.Is(err, metrics.ErrNotLoopback):
+		return usageErr("--metrics-addr %s is not a loopback address; add --metrics-allow-remote to serve metrics on it", addr)
+	case errors.Is(err, metrics.ErrBadAddress):
+		return usageErr("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9090", addr)
+	case err != nil:
+		return fmt.Errorf("--metrics-addr %s: %v", addr, strings.TrimPrefix(err.Error(), "metrics: "))
 	}
 	s.msrv = srv
 	s.log.Info("metrics endpoint", "url", srv.URL())

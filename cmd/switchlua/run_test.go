@@ -340,7 +340,8 @@ func TestRunSetupErrors(t *testing.T) {
 		{"refused", nil, []string{"--host", "127.0.0.1:1"}, []string{"127.0.0.1:1", "connection refused"}},
 		{"unreachable", nil, []string{"--host", "192.0.2.1:8021"}, []string{"192.0.2.1:8021"}},
 		{"script", nil, []string{"--host", tg.Addr}, []string{broken + ":3:"}},
-		{"metrics-remote", nil, []string{"--host", tg.Addr, "--metrics-addr", "0.0.0.0:0"}, []string{"--metrics-addr 0.0.0.0:0", "loopback"}},
+		{"metrics-remote", nil, []string{"--host", tg.Addr, "--metrics-addr", "0.0.0.0:0"}, []string{"--metrics-addr 0.0.0.0:0", "loopback", "--metrics-allow-remote"}},
+		{"metrics-addr", nil, []string{"--host", tg.Addr, "--metrics-addr", "metricshost"}, []string{`--metrics-addr "metricshost"`, "HOST:PORT"}},
 		{"cdr-file", nil, []string{"--host", tg.Addr, "--metrics-file", filepath.Join(dir, "no", "such", "dir", "cdr.csv")}, []string{"--metrics-file", "cdr.csv"}},
 		{"host", nil, []string{"--host", "fs1:notaport"}, []string{`--host "fs1:notaport"`}},
 	}
@@ -357,6 +358,15 @@ func TestRunSetupErrors(t *testing.T) {
 			}
 			checkWithin(t, "the error", r.elapsed, 5*time.Second)
 			oneStderrLine(t, r, append([]string{"switchlua: "}, tc.want...)...)
+			if strings.HasPrefix(tc.name, "metrics-") {
+				// A bad command line: exit 2, and the address said once.
+				if r.code != exitUsage {
+					t.Errorf("exit %d, want %d", r.code, exitUsage)
+				}
+				if a := tc.args[len(tc.args)-1]; strings.Count(r.stderr, a) != 1 {
+					t.Errorf("the address %s is not said exactly once:\n%s", a, r.stderr)
+				}
+			}
 			if strings.Contains(r.stderr, "wrong-"+tg.Password) {
 				t.Errorf("the password was printed")
 			}

@@ -114,7 +114,7 @@ func TestServeRefusesNonLoopback(t *testing.T) {
 		{addr: "[::]:0", wantErr: ErrNotLoopback},
 		{addr: "192.0.2.1:9090", wantErr: ErrNotLoopback},
 		{addr: "0.0.0.0:0", allow: true},
-		{addr: "no-port", anyErr: true},
+		{addr: "no-port", wantErr: ErrBadAddress},
 	} {
 		t.Run(fmt.Sprintf("%s allow=%v", tt.addr, tt.allow), func(t *testing.T) {
 			srv, err := m.Start(tt.addr, tt.allow)

@@ -28,6 +28,10 @@ type Server struct {
 // on the loopback interface when non-loopback addresses were not allowed.
 var ErrNotLoopback = errors.New("metrics: refusing a non-loopback address (metrics are served on loopback unless explicitly allowed)")
 
+// ErrBadAddress is returned by Start and Serve for an address that is not
+// host:port.
+var ErrBadAddress = errors.New("metrics: bad address")
+
 // Start listens on addr (host:port; port 0 picks a free one) and serves
 // GET /metrics in the background until Close. Unless allowNonLoopback is
 // set, addr must be on a loopback interface: "127.0.0.1:9090",
@@ -36,7 +40,7 @@ var ErrNotLoopback = errors.New("metrics: refusing a non-loopback address (metri
 func (m *Metrics) Start(addr string, allowNonLoopback bool) (*Server, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: bad address %q: %w", addr, err)
+		return nil, fmt.Errorf("%w %q: %v", ErrBadAddress, addr, err)
 	}
 	if !allowNonLoopback {
 		if ip := net.ParseIP(host); host == "" || (ip != nil && !ip.IsLoopback()) {
