@@ -304,7 +304,7 @@ func runAction(c *cli.Context) error {
 		if orig.Wait(wctx) != nil {
 			k := orig.Counts()
 			s.log.Warn("calls still up after the shutdown wait; leaving them",
-				"active", k.Active, "clear_with", "hupall NORMAL_CLEARING sip_h_X-switchlua_app <app>")
+				"active", k.Active, "clear_with", clearCommands(oapps))
 		}
 		wcancel()
 	}
@@ -349,6 +349,17 @@ func runAction(c *cli.Context) error {
 			rep.Offered, c.String("profile")))
 	}
 	return nil
+}
+
+// clearCommands are the FreeSWITCH API commands (fs_cli -x) that hang up
+// the calls of the run's apps: every leg of ours carries its app id in
+// sip_h_X-switchlua_app.
+func clearCommands(apps []originator.App) string {
+	var cmds []string
+	for _, a := range apps {
+		cmds = append(cmds, "hupall NORMAL_CLEARING sip_h_X-switchlua_app "+a.ID)
+	}
+	return strings.Join(cmds, "; ")
 }
 
 // checkWritable makes sure path can be created (it is written at the end of

@@ -515,6 +515,9 @@ func TestRunInterruptStalledNode(t *testing.T) {
 	if !strings.Contains(r.stderr, "calls still up") {
 		t.Errorf("no warning about the calls left up\n%s", r)
 	}
+	if !strings.Contains(r.stderr, `clear_with="hupall NORMAL_CLEARING sip_h_X-switchlua_app toneplay"`) {
+		t.Errorf("the warning does not give the command that clears the calls left up\n%s", r)
+	}
 }
 
 // TestRunSecondInterrupt: a second Ctrl-C exits at once (status 130).
