@@ -309,10 +309,14 @@ func runAction(c *cli.Context) error {
 		wcancel()
 	}
 	k := orig.Counts()
+	left := orig.InProgress()
 	orig.Close()
 	sum.Stop(time.Now())
 	sum.Concurrent(k.Peak)
 	sum.LeftUp(k.Active, k.ActiveAnswered)
+	for _, r := range left { // their setup latencies: they have no row
+		sum.InProgress(r)
+	}
 	cancel()
 	wg.Wait()
 

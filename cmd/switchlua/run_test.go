@@ -506,6 +506,12 @@ func TestRunInterruptStalledNode(t *testing.T) {
 	if !strings.Contains(r.stdout, "calls left up") {
 		t.Errorf("the summary does not say calls were left up\n%s", r)
 	}
+	// The calls answered before the node stalled give a setup latency,
+	// though they have no row.
+	if o.report.Answered > 0 && (o.report.SetupLatencyMS.P50 <= 0 || strings.Contains(r.stdout, "p50 0.0")) {
+		t.Errorf("answered %d, setup latency %+v: want the latency of the answered calls left up\n%s",
+			o.report.Answered, o.report.SetupLatencyMS, r)
+	}
 	// The calls left up have no row, yet the answered ones count as
 	// answered, and all of them in the peak.
 	if o.report.Answered <= o.report.CDRRows-o.report.Failed || o.report.PeakConcurrent < *left.N {

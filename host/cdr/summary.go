@@ -119,13 +119,7 @@ func (s *Summary) CallEnded(r Row) {
 		s.created++
 	}
 	if hasLat {
-		ms := float32(lat.Seconds() * 1e3)
-		s.latencySeen++
-		if len(s.latencies) < s.maxSamples {
-			s.latencies = append(s.latencies, ms)
-		} else if j := s.rng.Int64N(s.latencySeen); j < int64(s.maxSamples) {
-			s.latencies[j] = ms
-		}
+		s.addLatencyLocked(lat)
 	}
 }
 
@@ -148,6 +142,32 @@ func (s *Summary) LeftUp(n, answered int64) {
 	s.mu.Lock()
 	s.leftUp, s.leftUpAnswered = max(n, 0), max(answered, 0)
 	s.mu.Unlock()
+}
+
+// InProgress accounts for a call still in progress at the end of the run,
+// given the partial row of what is known of it (see the Originator's
+// InProgress): an answered one adds its setup latency, so a run whose calls
+// were all left up still reports one. Count the calls with LeftUp.
+func (s *Summary) InProgress(r Row) {
+	lat, ok := r.SetupLatency()
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.addLatencyLocked(lat)
+	s.mu.Unlock()
+}
+
+// addLatencyLocked keeps one setup latency sample (exact up to maxSamples,
+// then a reservoir).
+func (s *Summary) addLatencyLocked(lat time.Duration) {
+	ms := float32(lat.Seconds() * 1e3)
+	s.latencySeen++
+	if len(s.latencies) < s.maxSamples {
+		s.latencies = append(s.latencies, ms)
+	} else if j := s.rng.Int64N(s.latencySeen); j < int64(s.maxSamples) {
+		s.latencies[j] = ms
+	}
 }
 
 // ScriptError counts one Lua callback error.
@@ -249,9 +269,13 @@ type Report struct {
 	// Originator's peak, which also covers calls that never got a row).
 	PeakConcurrent int64 `json:"peak_concurrent"`
 	// SetupLatencyMS are percentiles of caller_answer - caller_create over
-	// the answered calls with a CDR row, in ms (linear interpolation between
+	// the answered calls with a CDR row and those still in progress at the
+	// end (Summary.InProgress), in ms (linear interpolation between
 	// samples, as numpy and pandas do); all 0 when there is none.
 	SetupLatencyMS Latency `json:"setup_latency_ms"`
+	// SetupLatencySamples is the number of calls SetupLatencyMS is over
+	// (not in the JSON form); the table says n/a when it is 0.
+	SetupLatencySamples int64 `json:"-"`
 	// CDRRows is the number of CDR rows recorded.
 	CDRRows int64 `json:"cdr_rows"`
 	// ScriptErrors is the number of Lua callback errors.
@@ -275,18 +299,19 @@ func (s *Summary) Report() Report {
 		end = time.Now()
 	}
 	r := Report{
-		Offered:        s.offered,
-		Answered:       s.answered + s.leftUpAnswered,
-		Failed:         s.failed,
-		Cancelled:      s.cancelled,
-		FailedByCause:  make(map[string]int64, len(s.failedByCause)),
-		AchievedCPS:    s.cpsLocked(),
-		PeakConcurrent: s.peak,
-		CDRRows:        s.cdrRows,
-		ScriptErrors:   s.scriptErrors,
-		Reloads:        s.reloads,
-		DurationS:      math.Max(0, end.Sub(s.start).Seconds()),
-		CallsLeftUp:    s.leftUp,
+		Offered:             s.offered,
+		Answered:            s.answered + s.leftUpAnswered,
+		Failed:              s.failed,
+		Cancelled:           s.cancelled,
+		FailedByCause:       make(map[string]int64, len(s.failedByCause)),
+		AchievedCPS:         s.cpsLocked(),
+		PeakConcurrent:      s.peak,
+		CDRRows:             s.cdrRows,
+		ScriptErrors:        s.scriptErrors,
+		Reloads:             s.reloads,
+		DurationS:           math.Max(0, end.Sub(s.start).Seconds()),
+		CallsLeftUp:         s.leftUp,
+		SetupLatencySamples: s.latencySeen,
 	}
 	for c, n := range s.failedByCause {
 		r.FailedByCause[c] = n
@@ -366,8 +391,11 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "achieved cps\t%.1f\n", r.AchievedCPS)
 	fmt.Fprintf(tw, "peak concurrent\t%d\n", r.PeakConcurrent)
-	l := r.SetupLatencyMS
-	fmt.Fprintf(tw, "setup latency ms\tp50 %.1f\tp95 %.1f\tp99 %.1f\n", l.P50, l.P95, l.P99)
+	if l := r.SetupLatencyMS; r.SetupLatencySamples > 0 {
+		fmt.Fprintf(tw, "setup latency ms\tp50 %.1f\tp95 %.1f\tp99 %.1f\n", l.P50, l.P95, l.P99)
+	} else {
+		fmt.Fprintf(tw, "setup latency ms\tn/a\t(no answered call with its create and answer times)\n")
+	}
 	fmt.Fprintf(tw, "cdr rows\t%d\n", r.CDRRows)
 	fmt.Fprintf(tw, "script errors\t%d\n", r.ScriptErrors)
 	fmt.Fprintf(tw, "reloads\t%d\n", r.Reloads)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -47,11 +48,12 @@ func TestSummaryReport(t *testing.T) {
 		AchievedCPS:    2,
 		PeakConcurrent: 12,
 		// 1,2,3,4,5,6,7,9 ms: numpy.percentile(..., [50,95,99]) = 4.5, 8.3, 8.86
-		SetupLatencyMS: Latency{P50: 4.5, P95: 8.3, P99: 8.86},
-		CDRRows:        11,
-		ScriptErrors:   2,
-		Reloads:        1,
-		DurationS:      12,
+		SetupLatencyMS:      Latency{P50: 4.5, P95: 8.3, P99: 8.86},
+		SetupLatencySamples: 8,
+		CDRRows:             11,
+		ScriptErrors:        2,
+		Reloads:             1,
+		DurationS:           12,
 	}
 	if !reflect.DeepEqual(r, want) {
 		t.Fatalf("report\n got %+v\nwant %+v", r, want)
@@ -94,7 +96,7 @@ func TestSummaryTable(t *testing.T) {
 	r := Report{Offered: 300, Answered: 260, Failed: 40,
 		FailedByCause: map[string]int64{"NO_ANSWER": 3, "USER_BUSY": 30, "CALL_REJECTED": 3, "RECOVERY_ON_TIMER_EXPIRE": 4},
 		AchievedCPS:   49.97, PeakConcurrent: 100, SetupLatencyMS: Latency{12.25, 30.5, 61},
-		CDRRows: 300, DurationS: 13.2}
+		SetupLatencySamples: 260, CDRRows: 300, DurationS: 13.2}
 	var b bytes.Buffer
 	if err := r.WriteTable(&b); err != nil {
 		t.Fatal(err)
@@ -255,5 +257,32 @@ func TestSummaryCancelled(t *testing.T) {
 	}
 	if p := s.Progress(); p.Failed != 1 {
 		t.Errorf("progress failed %d, want 1", p.Failed)
+	}
+}
+
+// TestSummaryLatencyInProgress: with no answered row the table says n/a for
+// the setup latency, not 0.0; calls answered and still in progress at the
+// end give their setup latency.
+func TestSummaryLatencyInProgress(t *testing.T) {
+	start := time.Unix(1763800000, 0)
+	s := NewSummaryAt(start)
+	s.Offered(start)
+	s.CallEnded(Row{HangupCause: "USER_BUSY", JobLaunch: 1763800000})
+	var b bytes.Buffer
+	_ = s.Report().WriteTable(&b)
+	if !regexp.MustCompile(`setup latency ms +n/a`).MatchString(b.String()) || strings.Contains(b.String(), "p50 0.0") {
+		t.Errorf("no answered call, yet a setup latency:\n%s", b.String())
+	}
+	s.InProgress(Row{CallerCreate: 1763800001, CallerAnswer: 1763800001.02})
+	s.InProgress(Row{CallerCreate: 1763800001}) // not answered: no sample
+	s.LeftUp(2, 1)
+	r := s.Report()
+	if r.SetupLatencySamples != 1 || r.SetupLatencyMS.P50 < 19.9 || r.SetupLatencyMS.P50 > 20.1 || r.CDRRows != 1 {
+		t.Errorf("report %+v: want the in-progress call's 20 ms latency, one row", r)
+	}
+	b.Reset()
+	_ = r.WriteTable(&b)
+	if !strings.Contains(b.String(), "p50 20.0") {
+		t.Errorf("table:\n%s", b.String())
 	}
 }

@@ -626,6 +626,32 @@ func (o *Originator) Counts() Counts {
 	return c
 }
 
+// InProgress returns a partial CDR row for each call of ours still in
+// progress, with what the Originator knows of it: its app, node, uuid and
+// offer (job_launch), the sessions and calls in progress at its offer, and
+// for an answered call the outbound leg's times at its answer (so its
+// setup latency). Its hangup cause and hangup time are empty. It is meant
+// for the end of a run whose calls did not all end (a summary's setup
+// latency); the rows are not CDR rows of ended calls.
+func (o *Originator) InProgress() []cdr.Row {
+	failed := o.failed.Load()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	rows := make([]cdr.Row, 0, len(o.calls))
+	for _, c := range o.calls {
+		r := JobRow(o.appID(c), "", c.offered, c.node.name, c.key)
+		if c.answered {
+			r.CallerCreate = secs(c.times.Create)
+			r.CallerAnswer = secs(c.times.Answer)
+			r.CallerReqOriginate = secs(c.times.ReqOriginate)
+			r.CallerOriginate = secs(c.times.Originate)
+		}
+		r.ActiveSessions, r.Erlangs, r.FailedCalls = c.sessions, c.erlangs, failed
+		rows = append(rows, r)
+	}
+	return rows
+}
+
 // String is a one-line status, e.g. for a log line.
 func (c Counts) String() string {
 	return fmt.Sprintf("state=%s active=%d offered=%d answered=%d failed=%d cancelled=%d cps=%.1f peak=%d",
