@@ -170,13 +170,22 @@ func runAction(c *cli.Context) error {
 		return err
 	}
 
-	// Ctrl-C / SIGTERM: stop (the first), exit at once (the second).
+	// Ctrl-C / SIGTERM: stop (the first), exit at once (the second). The
+	// stopping line is logged only once calls were started: before that
+	// the run ends with an "interrupted while ..." error. startMu orders
+	// the signal against the start.
 	var interrupted atomic.Bool
 	var sigAt atomic.Int64
+	var startMu sync.Mutex
+	started := false
 	sig := watchSignals(c.Context, func(os.Signal) {
+		startMu.Lock()
 		interrupted.Store(true)
 		sigAt.Store(time.Now().UnixNano())
-		s.log.Info("stopping: no more calls; hanging up ours (Ctrl-C again to exit at once)")
+		if started {
+			s.log.Info("stopping: no more calls; hanging up ours (Ctrl-C again to exit at once)")
+		}
+		startMu.Unlock()
 		time.AfterFunc(shutdownLimit, func() {
 			fmt.Fprintln(c.App.ErrWriter, "switchlua: shutdown took too long; exiting")
 			os.Exit(exitError)
@@ -258,11 +267,15 @@ func runAction(c *cli.Context) error {
 		"rate", ro.rate, "limit", ro.limit, "duration", orig.Duration(), "max_offered", maxOff,
 		"reload", s.mgr.Watching())
 
-	if sig.ctx.Err() == nil { // not interrupted while setting up
+	startMu.Lock()
+	if !interrupted.Load() { // not interrupted while setting up
 		if err := orig.Start(); err != nil {
+			startMu.Unlock()
 			return err
 		}
+		started = true
 	}
+	startMu.Unlock()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -298,6 +298,45 @@ func TestRunInterruptRinging(t *testing.T) {
 	}
 }
 
+// TestRunInterruptConnecting: Ctrl-C while the node does not answer the
+// connection yet ends the run with one line saying so, and no "stopping"
+// line about calls that were never started.
+func TestRunInterruptConnecting(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = silent.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	p := startBin(t, nil, "run", "--script", "toneplay", "--host", silent.Addr().String(), "--metrics-addr", "127.0.0.1:0")
+	// The signal handler is in place once the metrics endpoint is up; the
+	// connection gives up after 3 s.
+	p.waitStderr(t, 10*time.Second, "metrics endpoint")
+	time.Sleep(200 * time.Millisecond)
+	p.signal(t, syscall.SIGINT)
+	r := p.wait(t, 10*time.Second)
+	if r.code != exitError || !strings.Contains(r.stderr, "switchlua: interrupted while connecting") {
+		t.Errorf("want exit 1 and the interrupted line\n%s", r)
+	}
+	if strings.Contains(r.stderr, "stopping") {
+		t.Errorf("a stopping line though no call was started\n%s", r)
+	}
+}
+
 // TestRunSetupErrors: a wrong password, an unreachable host, a broken
 // script: non-zero exit and one clear line within 5 s.
 func TestRunSetupErrors(t *testing.T) {
