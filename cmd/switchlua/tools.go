@@ -81,8 +81,9 @@ func checkAction(c *cli.Context) error {
 	problems, files := 0, 0
 	for _, arg := range c.Args().Slice() {
 		paths, err := checkTargets(arg)
-		if err != nil {
+		if err != nil { // a script named that cannot be read
 			fmt.Fprintln(w, err)
+			files++
 			problems++
 			continue
 		}

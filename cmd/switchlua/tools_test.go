@@ -57,14 +57,16 @@ func TestCheck(t *testing.T) {
 		args []string
 		code int
 		out  []string // lines stdout must contain
+		sum  string   // the stderr line's count, if checked
 	}{
-		{"good", []string{good}, 0, []string{good + ": ok"}},
-		{"builtin", []string{"toneplay"}, 0, []string{"builtin/toneplay.lua: ok"}},
-		{"typo", []string{good, typo}, 1, []string{typo + ":4: on_answr is not a known callback (did you mean on_answer?)"}},
-		{"syntax", []string{broken}, 1, []string{broken + ":"}},
-		{"missing", []string{filepath.Join(dir, "nope.lua")}, 1, []string{"nope.lua: no such file"}},
-		{"dir", []string{dir}, 1, []string{good + ": ok", typo + ":4:", broken + ":"}},
-		{"none", nil, 2, nil},
+		{"good", []string{good}, 0, []string{good + ": ok"}, ""},
+		{"builtin", []string{"toneplay"}, 0, []string{"builtin/toneplay.lua: ok"}, ""},
+		{"typo", []string{good, typo}, 1, []string{typo + ":4: on_answr is not a known callback (did you mean on_answer?)"}, "1 problem(s) in 2 script(s)"},
+		{"typo-missing", []string{typo, filepath.Join(dir, "nope.lua")}, 1, []string{typo + ":4:", "nope.lua: no such file"}, "2 problem(s) in 2 script(s)"},
+		{"syntax", []string{broken}, 1, []string{broken + ":"}, "1 problem(s) in 1 script(s)"},
+		{"missing", []string{filepath.Join(dir, "nope.lua")}, 1, []string{"nope.lua: no such file"}, "1 problem(s) in 1 script(s)"},
+		{"dir", []string{dir}, 1, []string{good + ": ok", typo + ":4:", broken + ":"}, "2 problem(s) in 3 script(s)"},
+		{"none", nil, 2, nil, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -78,7 +80,7 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			if tc.code != 0 {
-				oneStderrLine(t, r, "switchlua: ")
+				oneStderrLine(t, r, "switchlua: ", tc.sum)
 			}
 		})
 	}
