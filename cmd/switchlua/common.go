@@ -58,6 +58,9 @@ type setup struct {
 	onScriptError func()
 	onReload      func()
 	closeOnce     sync.Once
+	// appsLog holds the apps' start-up logs until they are loaded on the
+	// nodes (see heldLog).
+	appsLog *heldLog
 }
 
 // newSetup builds the logger (on a console that can keep a status line) and
@@ -96,10 +99,12 @@ func (s *setup) loadApps(defaultApp string) error {
 		}
 		return usageErr("--default-app %q is none of the scripts' apps (%s)", defaultApp, strings.Join(ids, ", "))
 	}
+	var log *slog.Logger
+	s.appsLog, log = newHeldLog(s.log)
 	s.mgr, err = apps.New(specs, apps.Options{
 		NoReload:   s.c.Bool("no-reload"),
 		DefaultApp: defaultApp,
-		Logger:     s.log,
+		Logger:     log,
 		OnReload: func(r apps.Reload) {
 			s.metrics.Reloaded(r.OK)
 			if r.OK && s.onReload != nil {
@@ -179,15 +184,17 @@ func (s *setup) dial(ctx context.Context, nodes []string, cfg host.Config) error
 	s.pool = pool
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := s.mgr.Load(lctx, pool); err != nil {
-		return err
-	}
-	return nil
+	err = s.mgr.Load(lctx, pool)
+	s.appsLog.release(err)
+	return err
 }
 
 // close stops what setup started, in reverse order. Idempotent.
 func (s *setup) close() {
 	s.closeOnce.Do(func() {
+		if s.appsLog != nil {
+			s.appsLog.release(nil)
+		}
 		if s.mgr != nil {
 			_ = s.mgr.Close()
 		}

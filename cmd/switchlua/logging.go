@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -177,4 +178,71 @@ func durationOf(c *cli.Context, name string) time.Duration {
 func withDefaultText(f *cli.GenericFlag, text string) *cli.GenericFlag {
 	f.DefaultText = text
 	return f
+}
+
+// heldLog holds the records of a logger until release, then passes them
+// on, and later ones at once. The apps' start-up warnings go through it: a
+// lint warning (say an unknown event name) that is also why loading the
+// apps on the nodes failed is then said once, in the error line, instead
+// of twice.
+type heldLog struct {
+	mu      sync.Mutex
+	holding bool
+	recs    []heldRecord
+}
+
+type heldRecord struct {
+	h slog.Handler
+	r slog.Record
+}
+
+// newHeldLog wraps base; records are held until release.
+func newHeldLog(base *slog.Logger) (*heldLog, *slog.Logger) {
+	hl := &heldLog{holding: true}
+	return hl, slog.New(&heldHandler{base: base.Handler(), hl: hl})
+}
+
+// release passes the held records on, but those whose message (less an
+// "apps: " prefix) err already says; later records pass at once.
+// Idempotent.
+func (hl *heldLog) release(err error) {
+	hl.mu.Lock()
+	recs := hl.recs
+	hl.recs, hl.holding = nil, false
+	hl.mu.Unlock()
+	for _, x := range recs {
+		if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(x.r.Message, "apps: ")) {
+			continue
+		}
+		_ = x.h.Handle(context.Background(), x.r)
+	}
+}
+
+// heldHandler is the slog.Handler of a heldLog.
+type heldHandler struct {
+	base slog.Handler
+	hl   *heldLog
+}
+
+func (h *heldHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.base.Enabled(ctx, l)
+}
+
+func (h *heldHandler) Handle(ctx context.Context, r slog.Record) error {
+	h.hl.mu.Lock()
+	if h.hl.holding {
+		h.hl.recs = append(h.hl.recs, heldRecord{h.base, r.Clone()})
+		h.hl.mu.Unlock()
+		return nil
+	}
+	h.hl.mu.Unlock()
+	return h.base.Handle(ctx, r)
+}
+
+func (h *heldHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &heldHandler{base: h.base.WithAttrs(as), hl: h.hl}
+}
+
+func (h *heldHandler) WithGroup(name string) slog.Handler {
+	return &heldHandler{base: h.base.WithGroup(name), hl: h.hl}
 }

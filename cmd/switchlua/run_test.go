@@ -337,6 +337,21 @@ func TestRunInterruptConnecting(t *testing.T) {
 	}
 }
 
+// TestRunLintWarning: a script that loads but has a typo'd callback gets
+// one warning line for it, and the run goes on.
+func TestRunLintWarning(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "typo.lua")
+	src := "function on_park(sess)\n  if sess:is_inbound() then sess:answer() end\nend\nfunction on_answr(sess) end\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := runCalls(t, 30*time.Second, nil, "--script", script, "--rate", "20", "--limit", "10", "--max-offered", "5", "--duration", "300ms")
+	checkAllAnswered(t, o, 5)
+	if n := strings.Count(o.stderr, "on_answr is not a known callback"); n != 1 {
+		t.Errorf("the typo'd callback is named %d times, want once\n%s", n, o.result)
+	}
+}
+
 // TestRunSetupErrors: a wrong password, an unreachable host, a broken
 // script: non-zero exit and one clear line within 5 s.
 func TestRunSetupErrors(t *testing.T) {
@@ -344,6 +359,10 @@ func TestRunSetupErrors(t *testing.T) {
 	dir := t.TempDir()
 	broken := filepath.Join(dir, "broken.lua")
 	if err := os.WriteFile(broken, []byte("function on_park(sess)\n  sess:answer(\nend\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badEvent := filepath.Join(dir, "badevent.lua")
+	if err := os.WriteFile(badEvent, []byte("on(\"CHANNEL_NOSUCH\", function(sess) end)\nfunction on_park(sess) sess:answer() end\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// A port that accepts connections and never says a word (a hung
@@ -379,6 +398,7 @@ func TestRunSetupErrors(t *testing.T) {
 		{"refused", nil, []string{"--host", "127.0.0.1:1"}, []string{"127.0.0.1:1", "connection refused"}},
 		{"unreachable", nil, []string{"--host", "192.0.2.1:8021"}, []string{"192.0.2.1:8021"}},
 		{"script", nil, []string{"--host", tg.Addr}, []string{broken + ":3:"}},
+		{"event", nil, []string{"--host", tg.Addr}, []string{badEvent + ":1:", "unknown event CHANNEL_NOSUCH"}},
 		{"metrics-remote", nil, []string{"--host", tg.Addr, "--metrics-addr", "0.0.0.0:0"}, []string{"--metrics-addr 0.0.0.0:0", "loopback", "--metrics-allow-remote"}},
 		{"metrics-addr", nil, []string{"--host", tg.Addr, "--metrics-addr", "metricshost"}, []string{`--metrics-addr "metricshost"`, "HOST:PORT"}},
 		{"cdr-file", nil, []string{"--host", tg.Addr, "--metrics-file", filepath.Join(dir, "no", "such", "dir", "cdr.csv")}, []string{"--metrics-file", "cdr.csv"}},
@@ -387,8 +407,11 @@ func TestRunSetupErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			script := "toneplay"
-			if tc.name == "script" {
+			switch tc.name {
+			case "script":
 				script = broken
+			case "event":
+				script = badEvent
 			}
 			args := append([]string{"run", "--script", script, "--max-offered", "1"}, tc.args...)
 			r := runBin(t, 10*time.Second, tc.env, args...)
