@@ -398,6 +398,7 @@ func TestRunSetupErrors(t *testing.T) {
 		{"refused", nil, []string{"--host", "127.0.0.1:1"}, []string{"127.0.0.1:1", "connection refused"}},
 		{"unreachable", nil, []string{"--host", "192.0.2.1:8021"}, []string{"192.0.2.1:8021"}},
 		{"script", nil, []string{"--host", tg.Addr}, []string{broken + ":3:"}},
+		{"profile", nil, []string{"--host", tg.Addr, "--profile", "nosuch"}, []string{"node " + tg.Addr + ` has no sofia profile named "nosuch"`}},
 		{"event", nil, []string{"--host", tg.Addr}, []string{badEvent + ":1:", "unknown event CHANNEL_NOSUCH"}},
 		{"metrics-remote", nil, []string{"--host", tg.Addr, "--metrics-addr", "0.0.0.0:0"}, []string{"--metrics-addr 0.0.0.0:0", "loopback", "--metrics-allow-remote"}},
 		{"metrics-addr", nil, []string{"--host", tg.Addr, "--metrics-addr", "metricshost"}, []string{`--metrics-addr "metricshost"`, "HOST:PORT"}},

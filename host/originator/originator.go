@@ -331,7 +331,11 @@ func (o *Originator) Attach(ctx context.Context, pool *host.Pool) error {
 		nodes[i] = nd
 		wg.Go(func() {
 			r, err := o.setupNode(ctx, nd, sps, maxS)
-			if err != nil {
+			var np *noProfileError
+			switch {
+			case errors.As(err, &np): // names the node
+				errs[i] = fmt.Errorf("originator: %w", err)
+			case err != nil:
 				errs[i] = fmt.Errorf("originator: node %s: %w", nd.name, err)
 			}
 			if r {

@@ -56,6 +56,9 @@ func (o *Originator) setupNode(ctx context.Context, nd *node, sps, maxS int) (sp
 	default:
 		addr, err := nd.l.ProfileAddr(ctx, c.Profile)
 		if err != nil {
+			if noProfile(ctx, nd.l, c.Profile) {
+				return false, &noProfileError{node: nd.name, profile: c.Profile}
+			}
 			return false, fmt.Errorf("the self-call address of profile %s: %w", c.Profile, err)
 		}
 		nd.dest = c.User + "@" + addr
@@ -80,6 +83,22 @@ func (o *Originator) setupNode(ctx context.Context, nd *node, sps, maxS int) (sp
 		}
 	}
 	return spsRaised, nil
+}
+
+// noProfileError is a self-call through a sofia profile the node does not
+// have.
+type noProfileError struct{ node, profile string }
+
+func (e *noProfileError) Error() string {
+	return fmt.Sprintf("node %s has no sofia profile named %q (`sofia status` lists its profiles)", e.node, e.profile)
+}
+
+// noProfile reports whether the node says it has no sofia profile of that
+// name (FreeSWITCH answers `sofia status profile NAME` with "Invalid
+// Profile!").
+func noProfile(ctx context.Context, l *host.Listener, profile string) bool {
+	out, err := l.Command(ctx, "sofia status profile "+profile)
+	return err == nil && strings.HasPrefix(strings.TrimSpace(out), "Invalid Profile")
 }
 
 // applyLimits raises (never lowers) the node's sps and max_sessions, then
