@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchlua/switchlua/esl/fssim"
 	"github.com/switchlua/switchlua/esl/fssim/fstest"
 	"github.com/switchlua/switchlua/host/cdr"
 )
@@ -174,19 +173,14 @@ func TestRunFailures(t *testing.T) {
 	}
 }
 
-// TestRunTwoNodes: calls land on both simulators.
+// TestRunTwoNodes: calls land on both simulators (two nodes of the shared
+// harness: it needs the simulator).
 func TestRunTwoNodes(t *testing.T) {
-	var addrs []string
-	for range 2 {
-		s := fssim.New(fssim.Config{})
-		a, err := s.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
-		addrs = append(addrs, a)
-	}
-	o := runCalls(t, 40*time.Second, nil, "--host", addrs[0], "--host", addrs[1], "--script", "toneplay", "--rate", "100", "--limit", "100", "--max-offered", "200", "--duration", "500ms")
+	a, b := fstest.Start(t), fstest.Start(t)
+	a.RequireSim(t)
+	addrs := []string{a.Addr, b.Addr}
+	_, env := targetArgs(a)
+	o := runCalls(t, 40*time.Second, env, "--host", addrs[0], "--host", addrs[1], "--script", "toneplay", "--rate", "100", "--limit", "100", "--max-offered", "200", "--duration", "500ms")
 	checkAllAnswered(t, o, 200)
 	per := map[string]int{}
 	for _, r := range o.rows {
