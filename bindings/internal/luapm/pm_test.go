@@ -1,0 +1,126 @@
+package luapm
+
+import (
+	"fmt"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/yuin/gopher-lua/pm"
+)
+
+// describe renders pm's and luapm's results alike for comparison.
+func describe(n int, capture func(i int) (int, bool)) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		c, pos := capture(i)
+		fmt.Fprintf(&b, "%d/%v ", c, pos)
+	}
+	return b.String()
+}
+
+func findOld(p string, src string, off, limit int) (out string) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = fmt.Sprint("panic ", v)
+		}
+	}()
+	b := []byte(src)
+	mds, err := pm.Find(p, b[:len(b):len(b)], off, limit)
+	if err != nil {
+		return "err " + err.Error()
+	}
+	for _, m := range mds {
+		out += "[" + describe(m.CaptureLength(), func(i int) (int, bool) { return m.Capture(i), m.IsPosCapture(i) }) + "]"
+	}
+	return out
+}
+
+func findNew(p string, src string, off, limit int) (out string) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = fmt.Sprint("panic ", v)
+		}
+	}()
+	b := []byte(src)
+	mds, err := Find(p, b[:len(b):len(b)], off, limit, nil)
+	if err != nil {
+		return "err " + err.Error()
+	}
+	for _, m := range mds {
+		out += "[" + describe(m.CaptureLength(), func(i int) (int, bool) { return m.Capture(i), m.IsPosCapture(i) }) + "]"
+	}
+	return out
+}
+
+// TestSameAsPM compares Find with gopher-lua's pm.Find on fixed and
+// generated patterns and subjects.
+func TestSameAsPM(t *testing.T) {
+	fixed := []struct{ p, s string }{
+		{"a*", "aaab"}, {"a+b", "xaaab"}, {"^(%w+)=(%w*)$", "key=value"}, {"(.-)b", "aaab"},
+		{"()a()", "bab"}, {"%b()", "x(a(b)c)d"}, {"(a)%1", "baab"}, {"[%a_][%w_]*", "  foo_1 bar"},
+		{"^$", ""}, {"$", "abc"}, {"x*$", "axx"}, {"[^%s]+", "a bc  d"}, {"%d+%.?%d*", "v1.25x"},
+		{"(h)(e)(l)(l)(o)", "hello"}, {"a?b", "ab b"}, {"[a-c]+", "xabcabd"}, {"%", "a"}, {"(", "a"},
+		{"(()", "a"}, {"%1", "a"}, {"[a", "a"}, {"(.*)x(.*)", "axbxc"}, {".-$", "abc"},
+	}
+	for _, c := range fixed {
+		for _, lim := range []int{-1, 0, 1, 2} {
+			for _, off := range []int{0, 1, len(c.s), len(c.s) + 1} {
+				if o, n := findOld(c.p, c.s, off, lim), findNew(c.p, c.s, off, lim); o != n {
+					t.Errorf("Find(%q, %q, %d, %d): pm %s, luapm %s", c.p, c.s, off, lim, o, n)
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	atoms := []string{"a", "b", ".", "%a", "%d", "[ab]", "[^a]", "(", ")", "()", "*", "+", "-", "?", "%1", "^", "$", "%b()", "1"}
+	letters := "aab1()"
+	for i := 0; i < 20000; i++ {
+		var p strings.Builder
+		for k := rng.Intn(6); k >= 0; k-- {
+			p.WriteString(atoms[rng.Intn(len(atoms))])
+		}
+		src := make([]byte, rng.Intn(10))
+		for k := range src {
+			src[k] = letters[rng.Intn(len(letters))]
+		}
+		lim := rng.Intn(3) - 1
+		o, n := findOld(p.String(), string(src), 0, lim), findNew(p.String(), string(src), 0, lim)
+		if strings.HasPrefix(o, "panic runtime error: slice bounds out of range") && n == "err invalid capture index" {
+			continue // pm's crash on a back reference to a position capture at the end
+		}
+		if o != n {
+			t.Fatalf("Find(%q, %q, 0, %d): pm %s, luapm %s", p.String(), src, lim, o, n)
+		}
+	}
+}
+
+// TestStop: a match that backtracks for ever stops soon after done closes.
+func TestStop(t *testing.T) {
+	done := make(chan struct{})
+	time.AfterFunc(20*time.Millisecond, func() { close(done) })
+	start := time.Now()
+	_, err := Find("(.-)(.-)(.-)(.-)(.-)(.-)(.-)(.-)b", []byte(strings.Repeat("a", 200)), 0, 1, done)
+	if _, ok := err.(*StopError); !ok {
+		t.Fatalf("err %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("stopped after %v", d)
+	}
+}
+
+// TestLongSubject: greedy repetitions over a long subject do not recurse
+// per character.
+func TestLongSubject(t *testing.T) {
+	src := []byte(strings.Repeat("a", 4<<20) + "b")
+	for _, p := range []string{".*b", "^(a+)b$", "(a*)b$"} {
+		mds, err := Find(p, src, 0, 1, nil)
+		if err != nil || len(mds) != 1 {
+			t.Fatalf("%s: %v %v", p, mds, err)
+		}
+	}
+	if _, err := Find(strings.Repeat("a?", MaxDepth+1), src, 0, 1, nil); err != ErrTooComplex {
+		t.Fatalf("deep pattern: %v", err)
+	}
+}
