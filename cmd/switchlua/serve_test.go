@@ -50,6 +50,46 @@ func TestServe(t *testing.T) {
 	}
 }
 
+// TestServeTwoNodes: serve on two simulator nodes handles the inbound calls
+// of both: calls placed into each node are answered by the script (the
+// simulator does not answer them by itself, so an originate returns +OK
+// only once the script did).
+func TestServeTwoNodes(t *testing.T) {
+	a, b := fstest.Start(t), fstest.Start(t)
+	a.RequireSim(t)
+	script := filepath.Join(t.TempDir(), "answer.lua")
+	src := "function on_park(sess)\n  if sess:is_inbound() then\n    sess:answer()\n    sess:sched_hangup(1)\n  end\nend\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := startBin(t, []string{"SWITCHLUA_PASSWORD=" + a.Password}, "serve", "--script", script,
+		"--host", a.Addr, "--host", b.Addr, "--no-reload")
+	p.waitStderr(t, 10*time.Second, "msg=serving")
+	ctx := ctxT(t, 20*time.Second)
+	const perNode = 3
+	for _, tg := range []*fstest.Target{a, b} {
+		c := tg.Dial(t, esl.Options{})
+		for range perNode {
+			out, err := c.API(ctx, "originate {originate_timeout=10}"+tg.TaggedDest(fstest.NewUser("serve2"))+" &park()")
+			if err != nil || !strings.HasPrefix(out, "+OK") {
+				t.Fatalf("originate into node %s: %q, %v\n%s", tg.Addr, out, err, p.result())
+			}
+		}
+	}
+	p.signal(t, syscall.SIGINT)
+	r := p.wait(t, 5*time.Second)
+	if r.code != 0 {
+		t.Fatalf("serve after SIGINT: exit %d\n%s", r.code, r)
+	}
+	m := regexp.MustCompile(`served (\d+) calls .* on (\d+) node\(s\)`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("no served line\n%s", r)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 2*perNode || m[2] != "2" {
+		t.Errorf("served %s calls on %s nodes, want at least %d on 2\n%s", m[1], m[2], 2*perNode, r)
+	}
+}
+
 // TestServeRouter configures the built-in Router on the command line as its
 // doc comment says (a route whose key is a Lua pattern) and calls 1234: the
 // Router bridges it to the route's destination with the capture put in
