@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -343,6 +344,103 @@ func TestRunLintWarning(t *testing.T) {
 	checkAllAnswered(t, o, 5)
 	if n := strings.Count(o.stderr, "on_answr is not a known callback"); n != 1 {
 		t.Errorf("the typo'd callback is named %d times, want once\n%s", n, o.result)
+	}
+}
+
+// metricValue is the value of the sample name{labels} (labels as written
+// in the exposition, e.g. `cause="USER_BUSY"`; "" for none) in a scrape,
+// -1 if it is absent.
+func metricValue(body, name, labels string) float64 {
+	want := name
+	if labels != "" {
+		want += "{" + labels + "}"
+	}
+	for line := range strings.Lines(body) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && k == want {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
+// TestRunMetrics scrapes /metrics during a run whose node fails some
+// originates with USER_BUSY, whose script errors on every outbound leg's
+// answer and is saved once (a reload): the hangup, failed-job,
+// script-error and reload counters all move, and agree with the summary.
+func TestRunMetrics(t *testing.T) {
+	_, addr := startSim(t, "--fail-rate", "0.2", "--fail-cause", "USER_BUSY")
+	script := filepath.Join(t.TempDir(), "errs.lua")
+	src := func(v int) string {
+		return fmt.Sprintf("-- version %d\nfunction on_park(sess)\n  if sess:is_inbound() then sess:answer() end\nend\n"+
+			"function on_answer(sess)\n  if not sess:is_inbound() then error(\"boom\") end\nend\n", v)
+	}
+	if err := os.WriteFile(script, []byte(src(1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, files := startRun(t, nil, "--host", addr, "--script", script, "--rate", "20", "--limit", "100",
+		"--duration", "300ms", "--metrics-addr", "127.0.0.1:0")
+	p.waitStderr(t, 15*time.Second, "msg=originating")
+	url := regexp.MustCompile(`url=(http://\S+/metrics)`).FindStringSubmatch(p.stderr.String())
+	if url == nil {
+		t.Fatalf("no metrics url logged\n%s", p.result())
+	}
+	time.Sleep(500 * time.Millisecond)
+	tmp := script + ".tmp"
+	if err := os.WriteFile(tmp, []byte(src(2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, script); err != nil {
+		t.Fatal(err)
+	}
+	p.waitStderr(t, 10*time.Second, "apps: reloaded")
+	const app = `app="errs"`
+	var body string
+	var hangups, busy, errs, reloads, originated float64
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(url[1])
+		if err != nil {
+			t.Fatalf("scrape: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		hangups = metricValue(body, "switchlua_hangups_total", `cause="NORMAL_CLEARING"`)
+		busy = metricValue(body, "switchlua_failed_jobs_total", `cause="USER_BUSY"`)
+		errs = metricValue(body, "switchlua_script_errors_total", app)
+		reloads = metricValue(body, "switchlua_reloads_total", "")
+		originated = metricValue(body, "switchlua_originated_total", "")
+		if hangups >= 10 && busy >= 1 && errs >= 10 && reloads >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hangups %v, failed jobs USER_BUSY %v, script errors %v, reloads %v: want them all counted\n%s\n%s",
+				hangups, busy, errs, reloads, body, p.result())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("scraped: originated %v, NORMAL_CLEARING hangups %v, USER_BUSY failed jobs %v, script errors %v, reloads %v",
+		originated, hangups, busy, errs, reloads)
+	p.signal(t, syscall.SIGINT)
+	o := files.read(t, p.wait(t, 12*time.Second))
+	rep := o.report
+	// Plausible: no more failures or errors than calls offered; the
+	// summary, taken later, has at least what the scrape saw.
+	if busy > originated || errs > originated || hangups > 2*originated {
+		t.Errorf("originated %v: failed jobs %v, script errors %v, NORMAL_CLEARING hangups %v", originated, busy, errs, hangups)
+	}
+	if reloads != 1 || rep.Reloads != 1 {
+		t.Errorf("reloads: metric %v, summary %d, want 1 and 1", reloads, rep.Reloads)
+	}
+	if float64(rep.FailedByCause["USER_BUSY"]) < busy || float64(rep.ScriptErrors) < errs || float64(rep.Offered) < originated {
+		t.Errorf("summary %+v has less than the scrape: USER_BUSY %v, script errors %v, originated %v", rep, busy, errs, originated)
+	}
+	if n := rep.FailedByCause["USER_BUSY"]; n < 1 || n > rep.Offered/2 {
+		t.Errorf("USER_BUSY %d of %d offered, want about 20%%", n, rep.Offered)
 	}
 }
 
