@@ -123,6 +123,9 @@ func (r *Runtime) openLibs() error {
 			G.RawSetString(k, lua.LNil)
 		}
 	}
+	if err := installStringLimits(L); err != nil {
+		return err
+	}
 	// pairs honours a __pairs metamethod (Lua 5.2's rule; gopher-lua's
 	// pairs takes tables only), so pairs(sess.call.vars) works.
 	next := G.RawGetString("next")

@@ -838,6 +838,14 @@ func (mt *Matcher) attempt() (md *MatchData, more bool, err error) {
 	return nil, true, nil
 }
 
+// SetDone replaces the done channel, for a Matcher taken up again by
+// another call (string.gmatch's iterator); the elapsed time of a stop counts
+// from this call's first check.
+func (mt *Matcher) SetDone(done <-chan struct{}) {
+	mt.vm.done = done
+	mt.vm.started = time.Time{}
+}
+
 // Steps is the number of VM steps run so far.
 func (mt *Matcher) Steps() uint64 { return mt.vm.steps }
 
