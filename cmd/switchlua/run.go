@@ -60,7 +60,8 @@ func runCommand() *cli.Command {
 			"the rate and limit need (at least 10000 each, never lowering them) and sets fsctl\n" +
 			"verbose_events true if the apps use events that need it (DTMF, CHANNEL_CALLSTATE...).\n" +
 			"Ctrl-C or SIGTERM stops offering, hangs up our calls, writes the CDR and the\n" +
-			"summary (a second Ctrl-C exits at once). A node whose connection stays down longer\n" +
+			"summary (a second Ctrl-C exits at once); calls not answered yet that it hangs up\n" +
+			"count as cancelled, not failed. A node whose connection stays down longer\n" +
 			"than max(10s, --duration) is lost: its calls are counted failed with\n" +
 			"SWITCHLUA_CONNECTION_LOST (with CDR rows), and once every node is lost the run\n" +
 			"ends with a line saying so and exit status 1.\n" +

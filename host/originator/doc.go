@@ -21,7 +21,10 @@
 // for our calls to end) and STOPPED (no call of ours left). Max-offered moves
 // ORIGINATING to STOPPING by itself; Stop does it at once and, with hangup,
 // kills our calls (uuid_kill per call, so only our calls, on FreeSWITCH and
-// on the simulator alike). Start from STOPPING or STOPPED originates again.
+// on the simulator alike). A call not answered yet that ends so is
+// cancelled (Counts.Cancelled, cdr.Row.Cancelled), not failed: we gave it
+// up, the node did nothing wrong. Start from STOPPING or STOPPED originates
+// again.
 //
 // Pacing: offers are spread evenly over each second by a fine-grained pacer
 // (one offer every 1/rate s; after a stall of its own it catches up at most
