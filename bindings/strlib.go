@@ -36,12 +36,13 @@ func installStringLimits(L *lua.LState) error {
 	if !ok {
 		return fmt.Errorf("bindings: no string library")
 	}
-	st.RawSetString("find", L.NewFunction(strFind))
-	st.RawSetString("match", L.NewFunction(strMatch))
-	gmatch := L.NewFunction(strGmatch)
+	pc := &patternCache{m: make(map[string]*luapm.Pattern)}
+	st.RawSetString("find", L.NewFunction(pc.strFind))
+	st.RawSetString("match", L.NewFunction(pc.strMatch))
+	gmatch := L.NewFunction(pc.strGmatch)
 	st.RawSetString("gmatch", gmatch)
 	st.RawSetString("gfind", gmatch)
-	st.RawSetString("gsub", L.NewFunction(strGsub))
+	st.RawSetString("gsub", L.NewFunction(pc.strGsub))
 	st.RawSetString("rep", L.NewFunction(strRep))
 	tt, ok := L.GetGlobal("table").(*lua.LTable)
 	if !ok {
@@ -53,6 +54,39 @@ func installStringLimits(L *lua.LState) error {
 	}
 	tt.RawSetString("concat", L.NewFunction(tableConcat(orig.GFunction)))
 	return nil
+}
+
+// Pattern cache bounds: compiled patterns up to maxCachedPattern bytes are
+// kept, at most patternCacheSize of them (the cache is emptied when full).
+const (
+	patternCacheSize = 64
+	maxCachedPattern = 256
+)
+
+// patternCache keeps compiled patterns: a script matching the same few
+// patterns on every event parses each once. A compiled pattern is read-only;
+// the cache is used by one Lua state, on its Listener goroutine.
+type patternCache struct {
+	m map[string]*luapm.Pattern
+}
+
+// compile returns pattern compiled, raising a malformed pattern's error for
+// fn.
+func (c *patternCache) compile(L *lua.LState, fn, pattern string) *luapm.Pattern {
+	if p, ok := c.m[pattern]; ok {
+		return p
+	}
+	p, err := luapm.Compile(pattern)
+	if err != nil {
+		raiseMatchError(L, fn, err)
+	}
+	if len(pattern) <= maxCachedPattern {
+		if len(c.m) >= patternCacheSize {
+			clear(c.m)
+		}
+		c.m[pattern] = p
+	}
+	return p
 }
 
 // doneOf is the done channel of the thread's CPU-budget context (nil
@@ -127,11 +161,8 @@ func pushCaptures(L *lua.LState, str string, md *luapm.MatchData, whole bool) in
 }
 
 // firstMatch is the first match of pattern in str from init, or nil.
-func firstMatch(L *lua.LState, fn, str, pattern string, init int) *luapm.MatchData {
-	pat, err := luapm.Compile(pattern)
-	if err != nil {
-		raiseMatchError(L, fn, err)
-	}
+func (c *patternCache) firstMatch(L *lua.LState, fn, str, pattern string, init int) *luapm.MatchData {
+	pat := c.compile(L, fn, pattern)
 	md, err := luapm.NewMatcher(pat, stringBytes(str), init, doneOf(L)).Next()
 	if err != nil {
 		raiseMatchError(L, fn, err)
@@ -141,7 +172,7 @@ func firstMatch(L *lua.LState, fn, str, pattern string, init int) *luapm.MatchDa
 
 // strFind is string.find (gopher-lua's, on luapm). A pattern without
 // special characters is searched as plain text, as Lua does.
-func strFind(L *lua.LState) int {
+func (c *patternCache) strFind(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
 	if len(pattern) == 0 {
@@ -165,7 +196,7 @@ func strFind(L *lua.LState) int {
 		L.Push(lua.LNumber(init + pos + len(pattern)))
 		return 2
 	}
-	md := firstMatch(L, "find", str, pattern, init)
+	md := c.firstMatch(L, "find", str, pattern, init)
 	if md == nil {
 		L.Push(lua.LNil)
 		return 1
@@ -176,7 +207,7 @@ func strFind(L *lua.LState) int {
 }
 
 // strMatch is string.match (gopher-lua's, on luapm).
-func strMatch(L *lua.LState) int {
+func (c *patternCache) strMatch(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
 	offset := L.OptInt(3, 1)
@@ -184,7 +215,7 @@ func strMatch(L *lua.LState) int {
 		offset = len(str) + offset + 1
 	}
 	offset = max(offset-1, 0)
-	md := firstMatch(L, "match", str, pattern, offset)
+	md := c.firstMatch(L, "match", str, pattern, offset)
 	if md == nil {
 		L.Push(lua.LNil)
 		return 1
@@ -194,12 +225,9 @@ func strMatch(L *lua.LState) int {
 
 // strGmatch is string.gmatch (gopher-lua's, on luapm): the iterator finds
 // one match per call, each within the budget of the callback calling it.
-func strGmatch(L *lua.LState) int {
+func (c *patternCache) strGmatch(L *lua.LState) int {
 	str := L.CheckString(1)
-	pat, err := luapm.Compile(L.CheckString(2))
-	if err != nil {
-		raiseMatchError(L, "gmatch", err)
-	}
+	pat := c.compile(L, "gmatch", L.CheckString(2))
 	mt := luapm.NewMatcher(pat, stringBytes(str), 0, nil)
 	L.Push(L.NewFunction(func(L *lua.LState) int {
 		mt.SetDone(doneOf(L))
@@ -218,13 +246,13 @@ func strGmatch(L *lua.LState) int {
 // strGsub is string.gsub (gopher-lua's, on luapm). It builds the result in
 // one pass (gopher-lua copies the whole string once per replacement) and
 // refuses a result over maxBuiltString.
-func strGsub(L *lua.LState) int {
+func (c *patternCache) strGsub(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
 	L.CheckTypes(3, lua.LTString, lua.LTTable, lua.LTFunction)
 	repl := L.CheckAny(3)
 	limit := L.OptInt(4, -1)
-	mds, err := luapm.Find(pattern, stringBytes(str), 0, limit, doneOf(L))
+	mds, err := luapm.NewMatcher(c.compile(L, "gsub", pattern), stringBytes(str), 0, doneOf(L)).All(limit)
 	if err != nil {
 		raiseMatchError(L, "gsub", err)
 	}

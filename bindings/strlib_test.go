@@ -88,6 +88,10 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 				if got != want {
 					t.Errorf("%s:\n got %s\nwant %s", x, got, want)
 				}
+				// again, with the pattern from the cache
+				if again := evalIn(t, ours, x); again != want {
+					t.Errorf("%s again:\n got %s\nwant %s", x, again, want)
+				}
 			}
 		})
 	}
@@ -166,7 +170,8 @@ func TestHugeStringsRefused(t *testing.T) {
 // BenchmarkStringLib: string.find (pattern and plain), match, gmatch and
 // gsub on a short SIP-like subject, budgeted functions against gopher-lua's
 // own in the same run (both states with a cancellable context, as the
-// Runtime's callbacks run).
+// Runtime's callbacks run). match_uncached uses 100 patterns in turn, more
+// than the pattern cache keeps.
 func BenchmarkStringLib(b *testing.B) {
 	states := make([]*lua.LState, 2)
 	for i := range states {
@@ -187,6 +192,7 @@ func BenchmarkStringLib(b *testing.B) {
 		{"find_plain", `s:find("transport", 1, true)`},
 		{"find_literal", `s:find("transport")`},
 		{"match", `s:match("^sip:(%d+)@")`},
+		{"match_uncached", `s:match("^sip:(%d+)@" .. i % 100)`},
 		{"gmatch", `for k, v in s:gmatch("(%w+)=(%w+)") do end`},
 		{"gsub", `s:gsub("%.", "_")`},
 	} {

@@ -781,40 +781,45 @@ func NewMatcher(pat *Pattern, src []byte, offset int, done <-chan struct{}) *Mat
 
 // Next returns the next match, or nil after the last one. err is a *Error
 // (bad back reference), a *StopError or ErrTooComplex.
-func (mt *Matcher) Next() (*MatchData, error) {
+func (mt *Matcher) Next() (md *MatchData, err error) {
+	defer mt.recover(&err)
 	for {
-		md, more, err := mt.attempt()
-		if md != nil || !more || err != nil {
-			return md, err
+		md, more := mt.attempt()
+		if md != nil || !more {
+			return md, nil
 		}
+	}
+}
+
+// recover turns the VM's panics into *err and ends the Matcher.
+func (mt *Matcher) recover(err *error) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	mt.ended = true
+	switch e := v.(type) {
+	case *Error:
+		*err = e
+	case *StopError:
+		*err = e
+	case error:
+		if e != ErrTooComplex {
+			panic(v)
+		}
+		*err = e
+	default:
+		panic(v)
 	}
 }
 
 // attempt tries the match at the current position only and moves on, as one
 // turn of pm.Find's loop; more is false once there is nothing left to try.
-func (mt *Matcher) attempt() (md *MatchData, more bool, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			mt.ended = true
-			md, more = nil, false
-			switch e := v.(type) {
-			case *Error:
-				err = e
-			case *StopError:
-				err = e
-			case error:
-				if e != ErrTooComplex {
-					panic(v)
-				}
-				err = e
-			default:
-				panic(v)
-			}
-		}
-	}()
+// The VM panics on errors: callers recover.
+func (mt *Matcher) attempt() (md *MatchData, more bool) {
 	if mt.ended || mt.sp > len(mt.vm.src) {
 		mt.ended = true
-		return nil, false, nil
+		return nil, false
 	}
 	m := mt.spare
 	if m == nil {
@@ -831,11 +836,28 @@ func (mt *Matcher) attempt() (md *MatchData, more bool, err error) {
 		if mt.sp < nsp {
 			mt.sp = nsp
 		}
-		return m, true, nil
+		return m, true
 	}
 	m.captures = m.captures[:0]
 	mt.spare = m
-	return nil, true, nil
+	return nil, true
+}
+
+// All collects the matches as pm.Find does, at most limit of them (-1:
+// all), checking the limit after every position tried (so a limit of 0 stops
+// at the first position that does not match).
+func (mt *Matcher) All(limit int) (matches []*MatchData, err error) {
+	defer mt.recover(&err)
+	matches = []*MatchData{}
+	for {
+		md, more := mt.attempt()
+		if md != nil {
+			matches = append(matches, md)
+		}
+		if !more || len(matches) == limit {
+			return matches, nil
+		}
+	}
 }
 
 // SetDone replaces the done channel, for a Matcher taken up again by
@@ -858,20 +880,11 @@ func Find(p string, src []byte, offset, limit int, done <-chan struct{}) ([]*Mat
 	if err != nil {
 		return nil, err
 	}
-	mt := NewMatcher(pat, src, offset, done)
-	matches := []*MatchData{}
-	for {
-		md, more, err := mt.attempt()
-		if err != nil {
-			return nil, err
-		}
-		if md != nil {
-			matches = append(matches, md)
-		}
-		if !more || len(matches) == limit {
-			return matches, nil
-		}
+	matches, err := NewMatcher(pat, src, offset, done).All(limit)
+	if err != nil {
+		return nil, err
 	}
+	return matches, nil
 }
 
 /* }}} */
