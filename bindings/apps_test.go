@@ -95,8 +95,14 @@ func TestProxierApp(t *testing.T) {
 	}
 	e.send(b, "CHANNEL_ANSWER")
 	e.noErrors()
-	if st := e.rt.Stats(); st.Waiting != 0 {
+	// Proxier sees the bridge through (it waits for its end): the caller
+	// hanging up releases it.
+	if st := e.rt.Stats(); st.Waiting != 1 {
 		t.Fatalf("waiting %d", st.Waiting)
+	}
+	e.gone(b)
+	if st := e.rt.Stats(); st.Waiting != 0 {
+		t.Fatalf("waiting %d after hangup", st.Waiting)
 	}
 }
 
@@ -157,6 +163,11 @@ func TestIVRScript(t *testing.T) {
 				t.Errorf("sent %q:\n%s", c.not, got)
 			}
 			e.noErrors()
+			if c.name == "digit 1 bridges" {
+				// the IVR sees the bridge through: the caller hanging
+				// up releases it
+				e.gone(b)
+			}
 			if st := e.rt.Stats(); st.Waiting != 0 {
 				t.Fatalf("waiting %d", st.Waiting)
 			}
