@@ -116,7 +116,13 @@
 // callback that runs longer than Options.CPUBudget (default 100 ms) without
 // yielding is stopped with an error that says so (errors.Is ErrCPUBudget):
 // gopher-lua checks the Runtime's context at every instruction and a
-// watchdog goroutine cancels it.
+// watchdog goroutine cancels it. The pattern functions string.find, match,
+// gmatch and gsub (method forms too) check it as they match, so a pattern
+// that backtracks for ever is stopped as well ("x.lua:3: string.find:
+// pattern too complex, stopped after 25ms: exceeded its CPU budget ...").
+// string.rep, string.gsub, string.format and table.concat refuse results
+// over 64 MiB. These limits hold with Options.Unsafe too: they protect the
+// node.
 //
 // # Sandbox
 //

@@ -13,8 +13,8 @@ import (
 	"github.com/switchlua/switchlua/bindings/internal/luapm"
 )
 
-// maxBuiltString caps the strings that string.rep, string.gsub and
-// table.concat build (64 MiB): one call cannot exhaust the node's memory.
+// maxBuiltString caps the strings that string.rep, string.gsub,
+// string.format and table.concat build (64 MiB): one call cannot exhaust the node's memory.
 // Larger results raise an error naming the function and the limit.
 const maxBuiltString = 64 << 20
 
@@ -27,8 +27,8 @@ const luaSpecials = "^$*+?.([%-)"
 // long time or build huge strings inside Go, where the CPU budget's
 // per-instruction check cannot see them: string.find, match, gmatch (gfind)
 // and gsub run on luapm, which stops when the callback's budget context is
-// cancelled; string.rep, string.gsub and table.concat refuse results over
-// maxBuiltString. Method calls (s:find(...)) use the same string table. It is
+// cancelled; string.rep, string.gsub, string.format and table.concat refuse
+// results over maxBuiltString. Method calls (s:find(...)) use the same string table. It is
 // installed in the sandbox and with Options.Unsafe alike: it protects the
 // node, not the host.
 func installStringLimits(L *lua.LState) error {
@@ -44,6 +44,9 @@ func installStringLimits(L *lua.LState) error {
 	st.RawSetString("gfind", gmatch)
 	st.RawSetString("gsub", L.NewFunction(pc.strGsub))
 	st.RawSetString("rep", L.NewFunction(strRep))
+	if f, ok := st.RawGetString("format").(*lua.LFunction); ok && f.GFunction != nil {
+		st.RawSetString("format", L.NewFunction(strFormat(f.GFunction)))
+	}
 	tt, ok := L.GetGlobal("table").(*lua.LTable)
 	if !ok {
 		return fmt.Errorf("bindings: no table library")
@@ -244,8 +247,8 @@ func (c *patternCache) strGmatch(L *lua.LState) int {
 }
 
 // strGsub is string.gsub (gopher-lua's, on luapm). It builds the result in
-// one pass (gopher-lua copies the whole string once per replacement) and
-// refuses a result over maxBuiltString.
+// one allocation (gopher-lua copies the whole string once per replacement)
+// and refuses a result over maxBuiltString before building it.
 func (c *patternCache) strGsub(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
@@ -261,8 +264,14 @@ func (c *patternCache) strGsub(L *lua.LState) int {
 		L.Push(lua.LNumber(0))
 		return 2
 	}
-	var b strings.Builder
-	last := 0
+	// The replacements first, then the result's length is known: refuse it
+	// before building anything, or build it in one allocation.
+	type piece struct {
+		start, end int
+		rep        string
+	}
+	pieces := make([]piece, 0, len(mds))
+	size := len(str)
 	for _, md := range mds {
 		var rep string
 		switch lv := repl.(type) {
@@ -295,15 +304,19 @@ func (c *patternCache) strGsub(L *lua.LState) int {
 			rep = lua.LVAsString(v)
 		}
 		start, end := md.Capture(0), md.Capture(1)
-		if b.Len()+(start-last)+len(rep) > maxBuiltString {
+		size += len(rep) - (end - start)
+		if size > max(maxBuiltString, len(str)) { // a longer subject (made with ..) may shrink
 			L.RaiseError("string.gsub: result would be over the %d MiB limit", maxBuiltString>>20)
 		}
-		b.WriteString(str[last:start])
-		b.WriteString(rep)
-		last = end
+		pieces = append(pieces, piece{start, end, rep})
 	}
-	if b.Len()+len(str)-last > maxBuiltString {
-		L.RaiseError("string.gsub: result would be over the %d MiB limit", maxBuiltString>>20)
+	var b strings.Builder
+	b.Grow(size)
+	last := 0
+	for _, p := range pieces {
+		b.WriteString(str[last:p.start])
+		b.WriteString(p.rep)
+		last = p.end
 	}
 	b.WriteString(str[last:])
 	L.Push(lua.LString(b.String()))
@@ -399,4 +412,66 @@ func tableConcat(orig lua.LGFunction) lua.LGFunction {
 		checkBudget(L, "table.concat", start)
 		return ret
 	}
+}
+
+// strFormat wraps gopher-lua's string.format (Go's fmt.Sprintf): it first
+// bounds the result's length (widths and precisions, up to 10^6 each in Go,
+// plus the arguments' lengths, each argument counted once per use with
+// explicit indexes like %[1]s) and refuses one over maxBuiltString.
+func strFormat(orig lua.LGFunction) lua.LGFunction {
+	return func(L *lua.LState) int {
+		f := L.CheckString(1)
+		if formatBound(L, f) > maxBuiltString {
+			L.RaiseError("string.format: result could be over the %d MiB limit", maxBuiltString>>20)
+		}
+		return orig(L)
+	}
+}
+
+// formatBound is an upper bound of the length of string.format(f, ...).
+func formatBound(L *lua.LState, f string) int {
+	specs, fixed, quoted := 0, len(f), false
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		i++
+		if i < len(f) && f[i] == '%' {
+			continue
+		}
+		specs++
+		for i < len(f) && !('a' <= f[i] && f[i] <= 'z' || 'A' <= f[i] && f[i] <= 'Z') {
+			// flags, width, precision and [n]: count every number in full
+			if '1' <= f[i] && f[i] <= '9' {
+				n := 0
+				for i < len(f) && '0' <= f[i] && f[i] <= '9' {
+					n = min(n*10+int(f[i]-'0'), maxBuiltString)
+					i++
+				}
+				fixed += n
+				continue
+			}
+			i++
+		}
+		if i < len(f) && f[i] == 'q' {
+			quoted = true
+		}
+		fixed += 32
+	}
+	total, longest := 0, 0
+	for i := 2; i <= L.GetTop(); i++ {
+		n := 32
+		if s, ok := L.Get(i).(lua.LString); ok {
+			n = len(s)
+		}
+		total += n
+		longest = max(longest, n)
+	}
+	if strings.Contains(f, "[") {
+		total = max(total, specs*longest)
+	}
+	if quoted {
+		total *= 6 // %q writes a byte as at most \u00XX
+	}
+	return fixed + total
 }

@@ -78,6 +78,7 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 		},
 		"rep and concat": {
 			`("ab"):rep(3)`, `("ab"):rep(0)`, `("ab"):rep(-1)`, `(""):rep(5)`, `table.concat({1, 2, "x"}, ",")`,
+			`string.format("%5.2f|%-4s|%q|%d%%", 3.14159, "ab", "x\ny", 7)`, `string.format("%s", 1)`,
 			`table.concat({}, ",")`, `table.concat({1, 2, 3}, "-", 2, 3)`, `table.concat({1, {}}, ",")`,
 		},
 	}
@@ -151,6 +152,9 @@ func TestHugeStringsRefused(t *testing.T) {
 		{"rep", `string.rep("x", 1e9)`, "string.rep: result would be over the 64 MiB limit"},
 		{"rep method", `("ab"):rep(40 * 1024 * 1024)`, "string.rep: result would be over the 64 MiB limit"},
 		{"gsub", `string.rep("a", 1024):gsub("a", string.rep("b", 70000))`, "string.gsub: result would be over the 64 MiB limit"},
+		{"format", `local s = string.rep("a", 40 * 1024 * 1024) string.format("%s%s", s, s)`, "string.format: result could be over the 64 MiB limit"},
+		{"format width", `string.format(string.rep("%999999d", 100), 1)`, "string.format: result could be over the 64 MiB limit"},
+		{"format index", `string.format(string.rep("%[1]s", 20), string.rep("a", 4 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
 		{"concat", `local s = string.rep("a", 33 * 1024 * 1024) table.concat({s, s})`, "table.concat: result would be over the 64 MiB limit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
