@@ -621,8 +621,11 @@ func (v *machine) star(cls class, pc, sp int, m *MatchData) (bool, int) {
 	i := 0
 	for sp+i < len(src) && cls.Matches(int(src[sp+i])) {
 		i++
+		if i&stepMask == 0 {
+			v.step(stepMask + 1)
+		}
 	}
-	v.step(i)
+	v.step(i & stepMask)
 	v.enter()
 	for ; i >= 0; i-- {
 		v.step(1)
@@ -698,11 +701,14 @@ redo:
 		start := sp
 		count := 1
 		for sp = sp + 1; sp < len(src); sp++ {
+			if (sp-start)&stepMask == 0 {
+				v.step(stepMask + 1)
+			}
 			if int(src[sp]) == inst.Operand2 {
 				count--
 			}
 			if count == 0 {
-				v.step(sp - start)
+				v.step((sp - start) & stepMask)
 				pc++
 				sp++
 				goto redo
@@ -711,7 +717,7 @@ redo:
 				count++
 			}
 		}
-		v.step(sp - start)
+		v.step((sp - start) & stepMask)
 		return false, sp
 	case opNumber:
 		idx := inst.Operand1 * 2

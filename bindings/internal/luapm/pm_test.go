@@ -110,6 +110,23 @@ func TestStop(t *testing.T) {
 	}
 }
 
+// TestStopInLongScans: the single-frame scans (a greedy run, %b) look at
+// done too.
+func TestStopInLongScans(t *testing.T) {
+	done := make(chan struct{})
+	close(done)
+	src := []byte(strings.Repeat("(", 1<<16))
+	for _, p := range []string{"^a*$", "^%b()", "^.*x"} {
+		s := src
+		if p != "^%b()" {
+			s = []byte(strings.Repeat("a", 1<<16))
+		}
+		if _, err := Find(p, s, 0, 1, done); err == nil {
+			t.Errorf("%s: not stopped", p)
+		}
+	}
+}
+
 // TestLongSubject: greedy repetitions over a long subject do not recurse
 // per character.
 func TestLongSubject(t *testing.T) {
