@@ -167,10 +167,6 @@ func runAction(c *cli.Context) error {
 			return fmt.Errorf("--summary-json %s: %v", ro.summaryJSON, err)
 		}
 	}
-	if err := s.startMetrics(); err != nil {
-		return err
-	}
-
 	// Ctrl-C / SIGTERM: stop (the first), exit at once (the second). The
 	// stopping line is logged only once calls were started: before that
 	// the run ends with an "interrupted while ..." error. startMu orders
@@ -193,6 +189,11 @@ func runAction(c *cli.Context) error {
 		})
 	}, nil)
 	defer sig.stop()
+	// After the signal handler: a test (or a user) that sees the metrics
+	// endpoint's log line can interrupt the run.
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
 
 	if len(ro.nodes) == 0 {
 		var addr string
@@ -322,9 +323,13 @@ func runAction(c *cli.Context) error {
 		}
 		wcancel()
 	}
+	// No more offers, then no more call ends (the nodes' Listeners close):
+	// the counts and in-progress calls below are final, and a call cannot
+	// end between the two and be counted both ended and in progress.
+	orig.Close()
+	s.close()
 	k := orig.Counts()
 	left := orig.InProgress()
-	orig.Close()
 	sum.Stop(time.Now())
 	sum.Concurrent(k.Peak)
 	sum.LeftUp(k.Active, k.ActiveAnswered)
@@ -336,7 +341,6 @@ func runAction(c *cli.Context) error {
 
 	var errs []error
 	if w != nil {
-		s.close() // no more call ends
 		if err := w.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("--metrics-file %s: %v", ro.metricsFile, err))
 		}

@@ -318,7 +318,7 @@ func TestRunInterruptConnecting(t *testing.T) {
 		}
 	}()
 	p := startBin(t, nil, "run", "--script", "toneplay", "--host", silent.Addr().String(), "--metrics-addr", "127.0.0.1:0")
-	// The signal handler is in place once the metrics endpoint is up; the
+	// The signal handler is in place before the metrics endpoint is up; the
 	// connection gives up after 3 s.
 	p.waitStderr(t, 10*time.Second, "metrics endpoint")
 	time.Sleep(200 * time.Millisecond)
