@@ -52,15 +52,14 @@ func serveAction(c *cli.Context) error {
 	if err := s.loadApps(c.String("default-app")); err != nil {
 		return err
 	}
-	if err := s.startMetrics(); err != nil {
-		return err
-	}
-
 	var sigOnce sync.Once
 	sig := watchSignals(c.Context, func(os.Signal) {
 		sigOnce.Do(func() { s.log.Info("stopping (Ctrl-C again to exit at once)") })
 	}, nil)
 	defer sig.stop()
+	if err := s.startMetrics(); err != nil { // after the signal handler, as in run
+		return err
+	}
 
 	cfg := s.hostConfig(c.String("password"))
 	cfg.DefaultApp = s.mgr.DefaultApp()
