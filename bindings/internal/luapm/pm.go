@@ -12,7 +12,9 @@
 //     every match up front.
 //
 // The parser, the compiler and the instruction set are unchanged, so a match
-// that completes gives exactly pm's results.
+// that completes gives exactly pm's results, but for two of pm's departures
+// from Lua 5.1 put right: a limit of 0 gives no match (Matcher.All), and
+// CompileUnanchored reads a leading '^' as gmatch does.
 package luapm
 
 import (
@@ -398,10 +400,15 @@ exit:
 	return set
 }
 
-func parsePattern(sc *scanner, toplevel bool) *seqPattern {
+// parsePattern parses a sequence; at the top level a leading '^' is an
+// anchor if anchor is set, else a literal '^'.
+func parsePattern(sc *scanner, toplevel, anchor bool) *seqPattern {
 	pat := &seqPattern{}
-	if toplevel {
-		if sc.Peek() == '^' {
+	if toplevel && sc.Peek() == '^' {
+		if !anchor {
+			sc.Next()
+			pat.Patterns = append(pat.Patterns, &singlePattern{&charClass{'^'}})
+		} else {
 			sc.Next()
 			pat.MustHead = true
 		}
@@ -439,7 +446,7 @@ func parsePattern(sc *scanner, toplevel bool) *seqPattern {
 				sc.Next()
 				pat.Patterns = append(pat.Patterns, &posCapPattern{})
 			} else {
-				ret := &capPattern{parsePattern(sc, false)}
+				ret := &capPattern{parsePattern(sc, false, false)}
 				if sc.Peek() != ')' {
 					panic(newError(sc.CurrentPos(), "unfinished capture"))
 				}
@@ -560,8 +567,8 @@ const MaxDepth = 1 << 14
 var ErrTooComplex = errors.New("pattern too complex")
 
 // StopError is the error of a match stopped because its done channel was
-// closed. Elapsed counts from the first check, a few microseconds after the
-// match began.
+// closed. Elapsed counts from the start of the Matcher's call (Next or All)
+// that was stopped.
 type StopError struct {
 	Elapsed time.Duration
 	Steps   uint64
@@ -572,7 +579,8 @@ func (e *StopError) Error() string {
 	return fmt.Sprintf("pattern too complex: stopped after %v and %d steps", e.Elapsed.Round(time.Millisecond), e.Steps)
 }
 
-// machine is one match run: the subject, the program and the step count.
+// machine is one match run: the subject, the program and the step count;
+// started is when the current call began (set only with a done channel).
 type machine struct {
 	src     []byte
 	insts   []inst
@@ -595,9 +603,6 @@ func (v *machine) step(k int) {
 func (v *machine) check() {
 	if v.done == nil {
 		return
-	}
-	if v.started.IsZero() {
-		v.started = time.Now()
 	}
 	select {
 	case <-v.done:
@@ -755,7 +760,15 @@ type Pattern struct {
 }
 
 // Compile parses and compiles a Lua pattern; a malformed one is an *Error.
-func Compile(p string) (pat *Pattern, err error) {
+// A leading '^' anchors the match at its start offset.
+func Compile(p string) (pat *Pattern, err error) { return compile(p, true) }
+
+// CompileUnanchored compiles p as Lua 5.1's string.gmatch reads it: a
+// leading '^' is not an anchor but a literal '^' (lstrlib.c's gmatch_aux
+// calls do_match on the whole pattern).
+func CompileUnanchored(p string) (*Pattern, error) { return compile(p, false) }
+
+func compile(p string, anchor bool) (pat *Pattern, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if perr, ok := v.(*Error); ok {
@@ -765,7 +778,7 @@ func Compile(p string) (pat *Pattern, err error) {
 			}
 		}
 	}()
-	sp := parsePattern(newScanner([]byte(p)), true)
+	sp := parsePattern(newScanner([]byte(p)), true, anchor)
 	return &Pattern{insts: compilePattern(sp), mustHead: sp.MustHead}, nil
 }
 
@@ -789,11 +802,19 @@ func NewMatcher(pat *Pattern, src []byte, offset int, done <-chan struct{}) *Mat
 // (bad back reference), a *StopError or ErrTooComplex.
 func (mt *Matcher) Next() (md *MatchData, err error) {
 	defer mt.recover(&err)
+	mt.begin()
 	for {
 		md, more := mt.attempt()
 		if md != nil || !more {
 			return md, nil
 		}
+	}
+}
+
+// begin marks the start of a call, from which a StopError's Elapsed counts.
+func (mt *Matcher) begin() {
+	if mt.vm.done != nil {
+		mt.vm.started = time.Now()
 	}
 }
 
@@ -849,38 +870,36 @@ func (mt *Matcher) attempt() (md *MatchData, more bool) {
 	return nil, true
 }
 
-// All collects the matches as pm.Find does, at most limit of them (-1:
-// all), checking the limit after every position tried (so a limit of 0 stops
-// at the first position that does not match).
+// All collects the matches as pm.Find does, at most limit of them (a
+// negative limit: all). As in Lua 5.1's gsub, the limit is checked before
+// each position is tried, so a limit of 0 gives no match (pm.Find checks it
+// after, and a limit of 0 gives every match).
 func (mt *Matcher) All(limit int) (matches []*MatchData, err error) {
 	defer mt.recover(&err)
+	mt.begin()
 	matches = []*MatchData{}
-	for {
+	for len(matches) != limit {
 		md, more := mt.attempt()
 		if md != nil {
 			matches = append(matches, md)
 		}
-		if !more || len(matches) == limit {
-			return matches, nil
+		if !more {
+			break
 		}
 	}
+	return matches, nil
 }
 
 // SetDone replaces the done channel, for a Matcher taken up again by
-// another call (string.gmatch's iterator); the elapsed time of a stop counts
-// from this call's first check.
-func (mt *Matcher) SetDone(done <-chan struct{}) {
-	mt.vm.done = done
-	mt.vm.started = time.Time{}
-}
+// another call (string.gmatch's iterator).
+func (mt *Matcher) SetDone(done <-chan struct{}) { mt.vm.done = done }
 
 // Steps is the number of VM steps run so far.
 func (mt *Matcher) Steps() uint64 { return mt.vm.steps }
 
 // Find is gopher-lua's pm.Find with a done channel: the matches of p in src
-// from offset, at most limit of them (-1: all). Like pm.Find, it checks the
-// limit after every position tried, so a limit of 0 stops at the first
-// position that does not match.
+// from offset, at most limit of them (a negative limit: all; 0: none, unlike
+// pm.Find, see Matcher.All).
 func Find(p string, src []byte, offset, limit int, done <-chan struct{}) ([]*MatchData, error) {
 	pat, err := Compile(p)
 	if err != nil {

@@ -54,8 +54,16 @@ func findNew(p string, src string, off, limit int) (out string) {
 	return out
 }
 
+// compiles reports whether p is a well-formed pattern: with a limit of 0 a
+// bad back reference is never reached, only a malformed pattern is an error.
+func compiles(p string) bool {
+	_, err := Compile(p)
+	return err == nil
+}
+
 // TestSameAsPM compares Find with gopher-lua's pm.Find on fixed and
-// generated patterns and subjects.
+// generated patterns and subjects; with a limit of 0, Find gives no match
+// (Lua 5.1's gsub with 0: no replacement) where pm gives every match.
 func TestSameAsPM(t *testing.T) {
 	fixed := []struct{ p, s string }{
 		{"a*", "aaab"}, {"a+b", "xaaab"}, {"^(%w+)=(%w*)$", "key=value"}, {"(.-)b", "aaab"},
@@ -67,7 +75,11 @@ func TestSameAsPM(t *testing.T) {
 	for _, c := range fixed {
 		for _, lim := range []int{-1, 0, 1, 2} {
 			for _, off := range []int{0, 1, len(c.s), len(c.s) + 1} {
-				if o, n := findOld(c.p, c.s, off, lim), findNew(c.p, c.s, off, lim); o != n {
+				o, n := findOld(c.p, c.s, off, lim), findNew(c.p, c.s, off, lim)
+				if lim == 0 && compiles(c.p) {
+					o = ""
+				}
+				if o != n {
 					t.Errorf("Find(%q, %q, %d, %d): pm %s, luapm %s", c.p, c.s, off, lim, o, n)
 				}
 			}
@@ -87,6 +99,9 @@ func TestSameAsPM(t *testing.T) {
 		}
 		lim := rng.Intn(3) - 1
 		o, n := findOld(p.String(), string(src), 0, lim), findNew(p.String(), string(src), 0, lim)
+		if lim == 0 && compiles(p.String()) {
+			o = ""
+		}
 		if strings.HasPrefix(o, "panic runtime error: slice bounds out of range") && n == "err invalid capture index" {
 			continue // pm's crash on a back reference to a position capture at the end
 		}
@@ -139,5 +154,92 @@ func TestLongSubject(t *testing.T) {
 	}
 	if _, err := Find(strings.Repeat("a?", MaxDepth+1), src, 0, 1, nil); err != ErrTooComplex {
 		t.Fatalf("deep pattern: %v", err)
+	}
+}
+
+// TestLimit: All stops at limit matches, checked before each position is
+// tried (Lua 5.1's gsub loop), so 0 gives none; a negative limit gives all.
+func TestLimit(t *testing.T) {
+	for _, c := range []struct {
+		p, s  string
+		limit int
+		want  string
+	}{
+		{"a", "aXa", 0, ""},
+		{"a", "aXa", -1, "[0/false 1/false ][2/false 3/false ]"},
+		{"a", "aXa", 1, "[0/false 1/false ]"},
+		{"a", "aXa", 2, "[0/false 1/false ][2/false 3/false ]"},
+		{"a", "aXa", 5, "[0/false 1/false ][2/false 3/false ]"},
+		{"", "ab", 0, ""},
+		{"", "ab", 2, "[0/false 0/false ][1/false 1/false ]"},
+		{"^a", "aa", -1, "[0/false 1/false ]"},
+		{"x", "aXa", 0, ""},
+	} {
+		if got := findNew(c.p, c.s, 0, c.limit); got != c.want {
+			t.Errorf("Find(%q, %q, 0, %d) = %s, want %s", c.p, c.s, c.limit, got, c.want)
+		}
+	}
+}
+
+// TestUnanchored: CompileUnanchored reads a leading '^' as a literal, as
+// Lua 5.1's gmatch does; a later '^' and a final '$' are as in Compile.
+func TestUnanchored(t *testing.T) {
+	for _, c := range []struct{ p, s, want string }{
+		{"^a", "abc", ""},
+		{"^a", "a^abc^a", "^a;^a"},
+		{"^", "a^b^", "^;^"},
+		{"^^", "^^^^", "^^;^^"},
+		{"^*", "a^^b", ";^^;;"},
+		{"^(%w)", "x^y^z", "^y;^z"},
+		{"^$", "ab^", "^"},
+		{"a^", "a^a", "a^"},
+		{"%^a", "^a", "^a"},
+	} {
+		pat, err := CompileUnanchored(c.p)
+		if err != nil {
+			t.Fatalf("%q: %v", c.p, err)
+		}
+		var out []string
+		mt := NewMatcher(pat, []byte(c.s), 0, nil)
+		for {
+			md, err := mt.Next()
+			if err != nil {
+				t.Fatalf("%q: %v", c.p, err)
+			}
+			if md == nil {
+				break
+			}
+			out = append(out, c.s[md.Capture(0):md.Capture(1)])
+		}
+		if got := strings.Join(out, ";"); got != c.want {
+			t.Errorf("gmatch(%q, %q) = %q, want %q", c.s, c.p, got, c.want)
+		}
+	}
+	// Compile still anchors.
+	if got := findNew("^a", "a^abc^a", 0, -1); got != "[0/false 1/false ]" {
+		t.Errorf("Compile(\"^a\"): %s", got)
+	}
+}
+
+// TestStopElapsed: a stop's Elapsed counts from the start of the call, not
+// from the first check of done.
+func TestStopElapsed(t *testing.T) {
+	done := make(chan struct{})
+	pat, err := Compile("(.-)(.-)(.-)(.-)(.-)(.-)(.-)(.-)b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mt := NewMatcher(pat, []byte(strings.Repeat("a", 200)), 0, done)
+	start := time.Now()
+	time.AfterFunc(30*time.Millisecond, func() { close(done) })
+	_, err = mt.All(1)
+	took := time.Since(start)
+	se, ok := err.(*StopError)
+	if !ok {
+		t.Fatalf("err %v", err)
+	}
+	// Elapsed is at least the time to the close, and no more than the call.
+	if se.Elapsed < 30*time.Millisecond || se.Elapsed > took {
+		t.Fatalf("Elapsed %v, call took %v", se.Elapsed, took)
 	}
 }
