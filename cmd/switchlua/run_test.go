@@ -297,26 +297,7 @@ func TestRunInterruptRinging(t *testing.T) {
 // connection yet ends the run with one line saying so, and no "stopping"
 // line about calls that were never started.
 func TestRunInterruptConnecting(t *testing.T) {
-	silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = silent.Close() })
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				_ = c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	silent := silentListener(t)
 	p := startBin(t, nil, "run", "--script", "toneplay", "--host", silent.Addr().String(), "--metrics-addr", "127.0.0.1:0")
 	// The signal handler is in place before the metrics endpoint is up; the
 	// connection gives up after 3 s.
@@ -457,28 +438,7 @@ func TestRunSetupErrors(t *testing.T) {
 	if err := os.WriteFile(badEvent, []byte("on(\"CHANNEL_NOSUCH\", function(sess) end)\nfunction on_park(sess) sess:answer() end\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// A port that accepts connections and never says a word (a hung
-	// FreeSWITCH, or something else listening there).
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = silent.Close() })
-	go func() {
-		var held []net.Conn
-		defer func() {
-			for _, c := range held {
-				_ = c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
+	silent := silentListener(t)
 	tests := []struct {
 		name string
 		env  []string
@@ -846,4 +806,32 @@ func TestRunNodeLost(t *testing.T) {
 		t.Errorf("answered %d (rows: %d), peak %d, setup latency %+v: want the lost calls' answers, peak and latency (%d lost)",
 			rep.Answered, answeredRows, rep.PeakConcurrent, rep.SetupLatencyMS, lost)
 	}
+}
+
+// silentListener is a loopback port that accepts connections and never says
+// a word (a hung FreeSWITCH, or something else listening there); it holds
+// them until the test ends.
+func silentListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return ln
 }
