@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
@@ -19,9 +20,9 @@ import (
 const maxBuiltString = 64 << 20
 
 // luaSpecials are the characters that make a pattern more than plain text:
-// Lua's lstrlib SPECIALS, and ')', which luapm (like pm) rejects outside a
-// capture.
-const luaSpecials = "^$*+?.([%-)"
+// Lua 5.1's lstrlib SPECIALS. string.find with none of them is a plain
+// search, so ("a)b"):find(")") is 2 2 though the pattern ")" is malformed.
+const luaSpecials = "^$*+?.([%-"
 
 // installStringLimits replaces the library functions that can run for a
 // long time or build huge strings inside Go, where the CPU budget's
@@ -36,7 +37,7 @@ func installStringLimits(L *lua.LState) error {
 	if !ok {
 		return fmt.Errorf("bindings: no string library")
 	}
-	pc := &patternCache{m: make(map[string]*luapm.Pattern)}
+	pc := &patternCache{m: make(map[string]*luapm.Pattern), u: make(map[string]*luapm.Pattern)}
 	st.RawSetString("find", L.NewFunction(pc.strFind))
 	st.RawSetString("match", L.NewFunction(pc.strMatch))
 	gmatch := L.NewFunction(pc.strGmatch)
@@ -69,25 +70,32 @@ const (
 // patternCache keeps compiled patterns: a script matching the same few
 // patterns on every event parses each once. A compiled pattern is read-only;
 // the cache is used by one Lua state, on its Listener goroutine.
+//
+// m holds the patterns as find, match and gsub read them, u gmatch's
+// patterns that begin with '^' (read unanchored).
 type patternCache struct {
-	m map[string]*luapm.Pattern
+	m, u map[string]*luapm.Pattern
 }
 
 // compile returns pattern compiled, raising a malformed pattern's error for
-// fn.
+// fn. For gmatch a leading '^' is a literal '^', as in Lua 5.1.
 func (c *patternCache) compile(L *lua.LState, fn, pattern string) *luapm.Pattern {
-	if p, ok := c.m[pattern]; ok {
+	m, compile := c.m, luapm.Compile
+	if fn == "gmatch" && strings.HasPrefix(pattern, "^") {
+		m, compile = c.u, luapm.CompileUnanchored
+	}
+	if p, ok := m[pattern]; ok {
 		return p
 	}
-	p, err := luapm.Compile(pattern)
+	p, err := compile(pattern)
 	if err != nil {
 		raiseMatchError(L, fn, err)
 	}
 	if len(pattern) <= maxCachedPattern {
-		if len(c.m) >= patternCacheSize {
-			clear(c.m)
+		if len(m) >= patternCacheSize {
+			clear(m)
 		}
-		c.m[pattern] = p
+		m[pattern] = p
 	}
 	return p
 }
@@ -227,7 +235,9 @@ func (c *patternCache) strMatch(L *lua.LState) int {
 }
 
 // strGmatch is string.gmatch (gopher-lua's, on luapm): the iterator finds
-// one match per call, each within the budget of the callback calling it.
+// one match per call, each within the budget of the callback calling it. As
+// in Lua 5.1 (and unlike gopher-lua), a leading '^' is not an anchor but a
+// literal '^'.
 func (c *patternCache) strGmatch(L *lua.LState) int {
 	str := L.CheckString(1)
 	pat := c.compile(L, "gmatch", L.CheckString(2))
@@ -248,13 +258,21 @@ func (c *patternCache) strGmatch(L *lua.LState) int {
 
 // strGsub is string.gsub (gopher-lua's, on luapm). It builds the result in
 // one allocation (gopher-lua copies the whole string once per replacement)
-// and refuses a result over maxBuiltString before building it.
+// and refuses a result over maxBuiltString before building it. As in Lua
+// 5.1, a limit (the 4th argument) of 0 or less replaces nothing.
 func (c *patternCache) strGsub(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
 	L.CheckTypes(3, lua.LTString, lua.LTTable, lua.LTFunction)
 	repl := L.CheckAny(3)
-	limit := L.OptInt(4, -1)
+	limit := -1
+	if L.Get(4) != lua.LNil {
+		if limit = L.CheckInt(4); limit <= 0 {
+			L.SetTop(1)
+			L.Push(lua.LNumber(0))
+			return 2
+		}
+	}
 	mds, err := luapm.NewMatcher(c.compile(L, "gsub", pattern), stringBytes(str), 0, doneOf(L)).All(limit)
 	if err != nil {
 		raiseMatchError(L, "gsub", err)
@@ -324,9 +342,11 @@ func (c *patternCache) strGsub(L *lua.LState) int {
 	return 2
 }
 
-// gsubString expands a string replacement as gopher-lua does: %0-%9 are
-// captures (%0 and, without captures, %1 the whole match), %% is %, and %
-// before any other character is kept with it.
+// gsubString expands a string replacement as Lua 5.1's add_s does: %0 is
+// the whole match, %1-%9 the captures (%1 the whole match if there are
+// none), and % before any other character is that character (%% is %). A
+// '%' ending the replacement is a NUL byte, the C string's terminator
+// add_s reads.
 func gsubString(L *lua.LState, str, repl string, md *luapm.MatchData) string {
 	if strings.IndexByte(repl, '%') < 0 {
 		return repl
@@ -334,15 +354,17 @@ func gsubString(L *lua.LState, str, repl string, md *luapm.MatchData) string {
 	var b strings.Builder
 	for i := 0; i < len(repl); i++ {
 		c := repl[i]
-		if c != '%' || i == len(repl)-1 {
+		if c != '%' {
 			b.WriteByte(c)
 			continue
 		}
 		i++
+		if i == len(repl) {
+			b.WriteByte(0)
+			break
+		}
 		d := repl[i]
 		switch {
-		case d == '%':
-			b.WriteByte('%')
 		case d >= '0' && d <= '9':
 			idx := 2 * int(d-'0')
 			if idx > 2 && idx >= md.CaptureLength() {
@@ -357,7 +379,6 @@ func gsubString(L *lua.LState, str, repl string, md *luapm.MatchData) string {
 				b.WriteString(str[md.Capture(idx):md.Capture(idx+1)])
 			}
 		default:
-			b.WriteByte('%')
 			b.WriteByte(d)
 		}
 	}
@@ -414,10 +435,9 @@ func tableConcat(orig lua.LGFunction) lua.LGFunction {
 	}
 }
 
-// strFormat wraps gopher-lua's string.format (Go's fmt.Sprintf): it first
-// bounds the result's length (widths and precisions, up to 10^6 each in Go,
-// plus the arguments' lengths, each argument counted once per use with
-// explicit indexes like %[1]s) and refuses one over maxBuiltString.
+// strFormat wraps gopher-lua's string.format (Go's fmt.Sprintf on the
+// arguments as Lua values): it first bounds the result's length (see
+// formatBound) and refuses one over maxBuiltString.
 func strFormat(orig lua.LGFunction) lua.LGFunction {
 	return func(L *lua.LState) int {
 		f := L.CheckString(1)
@@ -428,50 +448,170 @@ func strFormat(orig lua.LGFunction) lua.LGFunction {
 	}
 }
 
-// formatBound is an upper bound of the length of string.format(f, ...).
+// formatSpecBound covers what a verb writes besides its argument: the
+// error marks of fmt (%!d(MISSING), %!(BADWIDTH), %!c(string=...), ...).
+const formatSpecBound = 64
+
+// formatBound is an upper bound of the length of string.format(f, ...). It
+// walks f as fmt.Sprintf does (flags, [n] indexes, '*', width, precision,
+// verb), with the arguments gopher-lua passes (as many as f has '%' not in
+// "%%"), and adds up per verb: its width and precision in full, and the
+// longest text the verb makes of the argument it consumes (a string's
+// length times the verb's multiplier, a number's longest form). Arguments
+// no verb consumes count only if fmt prints them as %!(EXTRA ...). A
+// table, function, userdata or thread under a verb fmt would dump as a Go
+// structure (all but s, q, x, X and v) raises Lua 5.1's error for it.
 func formatBound(L *lua.LState, f string) int {
-	specs, fixed, quoted := 0, len(f), false
-	for i := 0; i < len(f); i++ {
+	nargs := min(L.GetTop()-1, strings.Count(f, "%")-strings.Count(f, "%%"))
+	arg := func(i int) lua.LValue { return L.Get(i + 2) }
+	// number is fmt's parsenum: the digits at f[i:], or none and the
+	// end of f for a number over 10^6 (the rest of f is not read).
+	number := func(i int) (n int, present bool, next int) {
+		for ; i < len(f) && '0' <= f[i] && f[i] <= '9'; i++ {
+			if n > 1e6 {
+				return 0, false, len(f)
+			}
+			n = n*10 + int(f[i]-'0')
+			present = true
+		}
+		return n, present, i
+	}
+	// index is fmt's argNumber: a [n] at f[i:] sets argNum if n is in
+	// range, else marks the verb as a bad index (good = false).
+	reordered, good := false, true
+	index := func(argNum, i int) (int, int, bool) {
+		if i >= len(f) || f[i] != '[' {
+			return argNum, i, false
+		}
+		reordered = true
+		if len(f)-i < 3 {
+			good = false
+			return argNum, i + 1, false
+		}
+		for j := i + 1; j < len(f); j++ {
+			if f[j] == ']' {
+				n, ok, k := number(i + 1)
+				if !ok || k != j {
+					good = false
+					return argNum, j + 1, false
+				}
+				if n >= 1 && n <= nargs {
+					return n - 1, j + 1, true
+				}
+				good = false
+				return argNum, j + 1, true
+			}
+		}
+		good = false
+		return argNum, i + 1, false
+	}
+	total := len(f)
+	argNum := 0
+	for i := 0; i < len(f); {
 		if f[i] != '%' {
+			i++
 			continue
 		}
 		i++
-		if i < len(f) && f[i] == '%' {
+		total += formatSpecBound
+		sharp := false
+	flags:
+		for ; i < len(f); i++ {
+			switch f[i] {
+			case '#':
+				sharp = true
+			case '0', '+', '-', ' ':
+			default:
+				break flags
+			}
+		}
+		good = true
+		var after bool
+		argNum, i, after = index(argNum, i)
+		if i < len(f) && f[i] == '*' {
+			i++
+			if argNum < nargs {
+				argNum++ // a Lua number is a float64: fmt's BADWIDTH
+			}
+			after = false
+		} else {
+			w, ok, next := number(i)
+			if after && ok {
+				good = false
+			}
+			total += w
+			i = next
+		}
+		if i+1 < len(f) && f[i] == '.' {
+			if after {
+				good = false
+			}
+			argNum, i, after = index(argNum, i+1)
+			if i < len(f) && f[i] == '*' {
+				i++
+				if argNum < nargs {
+					argNum++
+				}
+				after = false
+			} else {
+				var p int
+				p, _, i = number(i)
+				total += p
+			}
+		}
+		if !after {
+			argNum, i, _ = index(argNum, i)
+		}
+		if i >= len(f) {
+			break
+		}
+		verb, size := utf8.DecodeRuneInString(f[i:])
+		i += size
+		if verb == '%' || !good || argNum >= nargs {
 			continue
 		}
-		specs++
-		for i < len(f) && !('a' <= f[i] && f[i] <= 'z' || 'A' <= f[i] && f[i] <= 'Z') {
-			// flags, width, precision and [n]: count every number in full
-			if '1' <= f[i] && f[i] <= '9' {
-				n := 0
-				for i < len(f) && '0' <= f[i] && f[i] <= '9' {
-					n = min(n*10+int(f[i]-'0'), maxBuiltString)
-					i++
-				}
-				fixed += n
-				continue
+		total += formatArgBound(L, argNum+2, arg(argNum), verb, sharp)
+		argNum++
+	}
+	if !reordered {
+		for ; argNum < nargs; argNum++ {
+			total += formatSpecBound + formatArgBound(L, argNum+2, arg(argNum), 'v', false)
+		}
+	}
+	return total
+}
+
+// formatArgBound bounds what fmt writes for argument v (at stack index n)
+// under verb, besides the width and precision.
+func formatArgBound(L *lua.LState, n int, v lua.LValue, verb rune, sharp bool) int {
+	switch v := v.(type) {
+	case lua.LString:
+		switch verb {
+		case 'q':
+			return 4*len(v) + 2 // a byte is at most \xXX in Go's %q and %+q
+		case 'v':
+			if sharp { // %#v is %q
+				return 4*len(v) + 2
 			}
-			i++
+		case 'x', 'X':
+			return 5*len(v) + 2 // "% #x": 0xXX and a space per byte
 		}
-		if i < len(f) && f[i] == 'q' {
-			quoted = true
+		return len(v)
+	case lua.LNumber:
+		// %f of 1e308 is 316 bytes; %b of an int64 65; %q of its text
+		// (at most 24 bytes) 98.
+		return 400
+	case lua.LBool, *lua.LNilType:
+		return 32
+	}
+	switch verb {
+	case 's', 'q', 'x', 'X': // the value's String(): "table: 0x..."
+		return 5 * len(v.String())
+	case 'v':
+		if !sharp {
+			return len(v.String())
 		}
-		fixed += 32
 	}
-	total, longest := 0, 0
-	for i := 2; i <= L.GetTop(); i++ {
-		n := 32
-		if s, ok := L.Get(i).(lua.LString); ok {
-			n = len(s)
-		}
-		total += n
-		longest = max(longest, n)
-	}
-	if strings.Contains(f, "[") {
-		total = max(total, specs*longest)
-	}
-	if quoted {
-		total *= 6 // %q writes a byte as at most \u00XX
-	}
-	return fixed + total
+	L.ArgError(n, fmt.Sprintf("number expected, got %s", v.Type()))
+	return 0
 }

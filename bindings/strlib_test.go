@@ -3,9 +3,13 @@ package bindings
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -56,7 +60,7 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 			`("hello world"):find("o", 6)`, `("hello world"):find("o", -3)`, `("hello"):find("^h")`,
 			`("hello"):find("^e")`, `("hello"):find("o$")`, `("hello"):find("x")`, `("a.b"):find(".", 1, true)`,
 			`("a.b"):find("%.")`, `(""):find("")`, `("abc"):find("", 10)`, `("abc"):find("b", 10)`,
-			`("abc"):find("()b()")`, `("a)b"):find(")")`, `("a+b"):find("+", 1, true)`, `("x"):find("[")`,
+			`("abc"):find("()b()")`, `("a+b"):find("+", 1, true)`, `("x"):find("[")`,
 			`string.find("sip:1000@pbx", "^sip:(%d+)@(.+)$")`, `("aaa"):find("a-", 2)`, `("abc"):find("c", -1)`,
 		},
 		"match": {
@@ -66,14 +70,14 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 		},
 		"gmatch": {
 			`gm("a=1, b=2", "(%w+)=(%w+)")`, `gm("one two  three", "%a+")`, `gm("abc", "")`, `gm("xyx", "()x")`,
-			`gm("a,b,,c", "([^,]*)")`, `gm("abc", "^a")`, `gm("1 22 333", "%d%d")`,
+			`gm("a,b,,c", "([^,]*)")`, `gm("1 22 333", "%d%d")`,
 		},
 		"gsub": {
 			`("hello world"):gsub("o", "0")`, `("hello world"):gsub("(%w+)", "<%1>")`, `("hello world"):gsub("%w+", "%0 %0", 1)`,
 			`("hello"):gsub("l", {l = "L"})`, `("hello"):gsub("(h)(e)", function(a, b) return b .. a end)`,
 			`("hello"):gsub("x", "y")`, `("abc"):gsub("", "-")`, `("abc"):gsub("%w", "%%")`, `("abc"):gsub("b", "%2")`,
-			`("$1.50"):gsub("%$", "USD")`, `("abc"):gsub("%w", function() return false end)`, `("aXa"):gsub("a", "b", 0)`,
-			`("abc"):gsub("b", "%a%")`, `("a b"):gsub("()", "%1")`, `("x=1 y=2"):gsub("(%w)=(%w)", "%2=%1")`,
+			`("$1.50"):gsub("%$", "USD")`, `("abc"):gsub("%w", function() return false end)`,
+			`("a b"):gsub("()", "%1")`, `("x=1 y=2"):gsub("(%w)=(%w)", "%2=%1")`,
 			`("abc"):gsub("%w", {a = 1, b = true})`, `("hello"):gsub("l+", string.upper)`, `("abc"):gsub("(", "")`,
 		},
 		"rep and concat": {
@@ -95,6 +99,66 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLua51Semantics: where gopher-lua departs from Lua 5.1's lstrlib.c,
+// the budgeted functions give Lua 5.1's answer (results serialized as in
+// TestStringFunctionsUnchanged, trailing nils dropped).
+func TestLua51Semantics(t *testing.T) {
+	e := newEnv(t, Options{})
+	if err := e.rt.L.DoString(serializer); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ expr, want string }{
+		// ')' is not in SPECIALS: a plain search
+		{`("a)b"):find(")")`, "number:2 number:2"},
+		{`("a)b)"):find("b)", 1)`, "number:3 number:4"},
+		{`("a)b"):find(")", 3)`, ""},
+		{`("a)b"):find("%)")`, "number:2 number:2"},
+		{`("a)b"):find("b)$")`, "error: invalid ')'"},
+		{`("a)b"):match(")")`, "error: invalid ')'"},
+		// gsub with a limit of 0 or less replaces nothing
+		{`("aXa"):gsub("a", "b", 0)`, "string:aXa number:0"},
+		{`("aXa"):gsub("a", "b", -1)`, "string:aXa number:0"},
+		{`("aXa"):gsub("a", "b", 1)`, "string:bXa number:1"},
+		{`("aXa"):gsub("a", "b", 2)`, "string:bXb number:2"},
+		{`("aXa"):gsub("a", "b", 3)`, "string:bXb number:2"},
+		{`("aXa"):gsub("a", "b", nil)`, "string:bXb number:2"},
+		{`("abc"):gsub("", "-", 0)`, "string:abc number:0"},
+		{`("abc"):gsub("", "-", 2)`, "string:-a-bc number:2"},
+		{`("abc"):gsub("(", "x", 0)`, "string:abc number:0"},
+		// gmatch: '^' is a literal, not an anchor
+		{`gm("abc", "^a")`, "string:"},
+		{`gm("a^ab^a", "^a")`, "string:^a,nil;^a,nil"},
+		{`gm("^x^y", "^(.)")`, "string:x,nil;y,nil"},
+		{`gm("ab", "^")`, "string:"},
+		{`gm("abc", "a")`, "string:a,nil"},
+		{`("abc"):match("^a")`, "string:a"},
+		{`("xabc"):find("^a")`, ""},
+		// gsub replacement: % before a non-digit is that character
+		{`("abc"):gsub("%w", "%x")`, "string:xxx number:3"},
+		{`("abc"):gsub("b", "%a%%")`, "string:aa%c number:1"},
+		{`("abc"):gsub("%w", "%%")`, "string:%%% number:3"},
+		{`("abc"):gsub("b", "[%0]")`, "string:a[b]c number:1"},
+		{`("abc"):gsub("b", "[%1]")`, "string:a[b]c number:1"},
+		{`("abc"):gsub("(b)", "[%1%0]")`, "string:a[bb]c number:1"},
+		{`("abc"):gsub("b", "%2")`, "error: invalid capture index"},
+		{`("abc"):gsub("b", "x%")`, "string:ax\000c number:1"},
+		{`("a b"):gsub("()", "%1")`, "string:1a2 3b4 number:4"},
+	} {
+		expr := c.expr
+		if strings.Contains(c.want, "\\000") { // the NUL shown as \000
+			expr = "(function() local s, n = " + expr + " return (s:gsub('%z', '\\\\000')), n end)()"
+		}
+		got := evalIn(t, e.rt.L, expr)
+		if msg, ok := strings.CutPrefix(c.want, "error: "); ok {
+			if !strings.HasPrefix(got, "error: ") || !strings.Contains(got, msg) {
+				t.Errorf("%s:\n got %s\nwant an error with %q", c.expr, got, msg)
+			}
+		} else if got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.expr, got, c.want)
+		}
 	}
 }
 
@@ -159,12 +223,33 @@ func TestHugeStringsRefused(t *testing.T) {
 		{"format", `local s = string.rep("a", 40 * 1024 * 1024) string.format("%s%s", s, s)`, "string.format: result could be over the 64 MiB limit"},
 		{"format width", `string.format(string.rep("%999999d", 100), 1)`, "string.format: result could be over the 64 MiB limit"},
 		{"format index", `string.format(string.rep("%[1]s", 20), string.rep("a", 4 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format %x", `string.format("%x", string.rep("a", 33 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format %# x", `string.format("%# x", string.rep("a", 20 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format % X", `string.format("% X", string.rep("a", 22 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format %q", `string.format("%q", string.rep("a", 17 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format %#v", `string.format("%#v", string.rep("a", 17 * 1024 * 1024))`, "string.format: result could be over the 64 MiB limit"},
+		{"format %d table", `string.format("%d", {})`, "bad argument #2 to format (number expected, got table)"},
 		{"concat", `local s = string.rep("a", 33 * 1024 * 1024) table.concat({s, s})`, "table.concat: result would be over the 64 MiB limit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := e.load("default", "big.lua", "local x = 1\n"+c.call)
 			if err == nil || !strings.Contains(err.Error(), "big.lua:2: "+c.want) {
 				t.Fatalf("err %v", err)
+			}
+		})
+	}
+	// within the limit: each verb counts its own argument with its own
+	// multiplier, unused arguments do not count
+	for _, c := range []struct{ name, call string }{
+		{"format %q", `assert(#string.format("%q", string.rep("a", 11 * 1024 * 1024)) == 11 * 1024 * 1024 + 2)`},
+		{"format %q and %s", `local s = string.rep("a", 40 * 1024 * 1024) assert(#string.format("%q%s", "x", s) == #s + 3)`},
+		{"format %x", `assert(#string.format("%x", string.rep("a", 12 * 1024 * 1024)) == 24 * 1024 * 1024)`},
+		{"format unused", `local s = string.rep("a", 40 * 1024 * 1024) assert(string.format("%s", "x", s, s) == "x")`},
+		{"format %[2]s", `local s = string.rep("a", 40 * 1024 * 1024) assert(string.format("%[2]s%s", s, "x") == "x%!s(MISSING)")`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := e.load("default", "fine.lua", c.call); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}
@@ -220,5 +305,96 @@ func BenchmarkStringLib(b *testing.B) {
 		}
 		ds := interleaved(2000, fns...)
 		report("strlib_"+w.name+"_vs_gopherlua", "%.2f x", float64(ds[1])/float64(ds[0]))
+	}
+}
+
+// TestFormatBound: formatBound is at least the length of gopher-lua's
+// string.format result, on random formats (flags, widths, precisions, [n],
+// '*', every verb) and arguments (strings with control, invalid and
+// non-printable UTF-8 bytes, extreme numbers, booleans, nil, a table).
+func TestFormatBound(t *testing.T) {
+	L := lua.NewState()
+	defer L.Close()
+	orig := L.GetField(L.GetGlobal("string"), "format")
+	bound := L.NewFunction(func(L *lua.LState) int {
+		L.Push(lua.LNumber(formatBound(L, L.CheckString(1))))
+		return 1
+	})
+	atoms := []string{"%", "%", "%", "%", "s", "q", "x", "X", "d", "i", "v", "c", "f", "e", "g", "b", "o", "U", "z", "w",
+		"#", " ", "+", "-", "0", "[1]", "[2]", "[3]", "[9]", "[x]", "[", "]", "*", ".", "5", "12", "%%", "a", "\u00e9"}
+	strs := []string{"", "a", "\x00\x01\x7f", "\xff\xfe", "\u0085\u00a0", "\ufeff", "\U0001F600", "\"\\", "\u00e9\u00e9",
+		strings.Repeat("\x00", 400), strings.Repeat("\u0080", 200), strings.Repeat("\U0001F600", 100), strings.Repeat("a", 300)}
+	nums := []float64{0, 7, -1, 0.1, 1e308, -1e308, 9.2e18, -9.3e18, math.Inf(1), math.NaN(), 1e-300}
+	check := func(args ...lua.LValue) {
+		t.Helper()
+		if err := L.CallByParam(lua.P{Fn: bound, NRet: 1, Protect: true}, args...); err != nil {
+			if !strings.Contains(err.Error(), "number expected, got") {
+				t.Fatalf("%q: %v", args[0], err)
+			}
+			return
+		}
+		b := int(L.Get(-1).(lua.LNumber))
+		L.Pop(1)
+		if err := L.CallByParam(lua.P{Fn: orig, NRet: 1, Protect: true}, args...); err != nil {
+			t.Fatalf("%q: %v", args[0], err)
+		}
+		got := L.Get(-1).String()
+		L.Pop(1)
+		if len(got) > b {
+			t.Fatalf("format(%q, %v): %d bytes %q, bound %d", args[0], args[1:], len(got), got, b)
+		}
+	}
+	// the worst flags of each verb on every argument
+	for _, f := range []string{"% #x", "%# X", "%+q", "%#+q", "%#v", "%+#v", "%q", "%.300f", "%b", "%#o", "%#U", "%c", "% d", "%s"} {
+		for _, s := range strs {
+			check(lua.LString(f), lua.LString(s))
+		}
+		for _, n := range nums {
+			check(lua.LString(f), lua.LNumber(n))
+		}
+	}
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 20000; i++ {
+		var f strings.Builder
+		for k := rng.Intn(8); k >= 0; k-- {
+			f.WriteString(atoms[rng.Intn(len(atoms))])
+		}
+		args := []lua.LValue{lua.LString(f.String())}
+		for k := rng.Intn(4); k > 0; k-- {
+			switch rng.Intn(6) {
+			case 0, 1, 2:
+				args = append(args, lua.LString(strs[rng.Intn(len(strs))]))
+			case 3, 4:
+				args = append(args, lua.LNumber(nums[rng.Intn(len(nums))]))
+			default:
+				args = append(args, []lua.LValue{lua.LTrue, lua.LNil, L.NewTable()}[rng.Intn(3)])
+			}
+		}
+		check(args...)
+	}
+}
+
+// TestFormatQuoteMultiplier: Go's %q, %+q, %#q and %#v (string.format's)
+// write at most 4 bytes per byte of any string, plus the quotes; %x with any
+// flags at most 5.
+func TestFormatQuoteMultiplier(t *testing.T) {
+	var subjects []string
+	for c := 0; c < 256; c++ {
+		subjects = append(subjects, string([]byte{byte(c)}))
+	}
+	for r := rune(0x80); r <= utf8.MaxRune; r += 7 {
+		subjects = append(subjects, string(r))
+	}
+	for _, s := range subjects {
+		for _, v := range []string{"%q", "%+q", "%#q", "%#+q", "%#v", "%+#v"} {
+			if n := len(fmt.Sprintf(v, s)); n > 4*len(s)+2 {
+				t.Fatalf("%s of %q: %d bytes", v, s, n)
+			}
+		}
+		for _, v := range []string{"%x", "% x", "%#x", "% #x", "%# X"} {
+			if n := len(fmt.Sprintf(v, s)); n > 5*len(s)+2 {
+				t.Fatalf("%s of %q: %d bytes", v, s, n)
+			}
+		}
 	}
 }
