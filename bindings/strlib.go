@@ -186,18 +186,11 @@ func (c *patternCache) firstMatch(L *lua.LState, fn, str, pattern string, init i
 func (c *patternCache) strFind(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
-	if len(pattern) == 0 {
-		L.Push(lua.LNumber(1))
-		L.Push(lua.LNumber(0))
-		return 2
-	}
-	init := luaStartIndex(str, L.OptInt(3, 1))
+	// Lua 5.1 clamps the start to the string's end: an empty pattern
+	// (plain) is found there.
+	init := min(luaStartIndex(str, L.OptInt(3, 1)), len(str))
 	plain := L.GetTop() == 4 && lua.LVAsBool(L.Get(4))
 	if plain || !strings.ContainsAny(pattern, luaSpecials) {
-		if init > len(str) {
-			L.Push(lua.LNil)
-			return 1
-		}
 		pos := strings.Index(str[init:], pattern)
 		if pos < 0 {
 			L.Push(lua.LNil)
@@ -225,7 +218,7 @@ func (c *patternCache) strMatch(L *lua.LState) int {
 	if offset < 0 {
 		offset = len(str) + offset + 1
 	}
-	offset = max(offset-1, 0)
+	offset = min(max(offset-1, 0), len(str))
 	md := c.firstMatch(L, "match", str, pattern, offset)
 	if md == nil {
 		L.Push(lua.LNil)
@@ -263,8 +256,11 @@ func (c *patternCache) strGmatch(L *lua.LState) int {
 func (c *patternCache) strGsub(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
-	L.CheckTypes(3, lua.LTString, lua.LTTable, lua.LTFunction)
+	L.CheckTypes(3, lua.LTString, lua.LTNumber, lua.LTTable, lua.LTFunction)
 	repl := L.CheckAny(3)
+	if n, ok := repl.(lua.LNumber); ok { // Lua 5.1: a number is its string
+		repl = lua.LString(n.String())
+	}
 	limit := -1
 	if L.Get(4) != lua.LNil {
 		if limit = L.CheckInt(4); limit <= 0 {

@@ -59,7 +59,7 @@ func TestStringFunctionsUnchanged(t *testing.T) {
 			`("hello world"):find("o w")`, `("hello world"):find("l+")`, `("hello world"):find("(l)(l)")`,
 			`("hello world"):find("o", 6)`, `("hello world"):find("o", -3)`, `("hello"):find("^h")`,
 			`("hello"):find("^e")`, `("hello"):find("o$")`, `("hello"):find("x")`, `("a.b"):find(".", 1, true)`,
-			`("a.b"):find("%.")`, `(""):find("")`, `("abc"):find("", 10)`, `("abc"):find("b", 10)`,
+			`("a.b"):find("%.")`, `(""):find("")`, `("abc"):find("b", 10)`,
 			`("abc"):find("()b()")`, `("a+b"):find("+", 1, true)`, `("x"):find("[")`,
 			`string.find("sip:1000@pbx", "^sip:(%d+)@(.+)$")`, `("aaa"):find("a-", 2)`, `("abc"):find("c", -1)`,
 		},
@@ -118,6 +118,17 @@ func TestLua51Semantics(t *testing.T) {
 		{`("a)b"):find("%)")`, "number:2 number:2"},
 		{`("a)b"):find("b)$")`, "error: invalid ')'"},
 		{`("a)b"):match(")")`, "error: invalid ')'"},
+		// find and match clamp the start to the string's end; an empty
+		// pattern is found at the start
+		{`("abc"):find("", 2)`, "number:2 number:1"},
+		{`("abc"):find("", 10)`, "number:4 number:3"},
+		{`("abc"):find("", -1)`, "number:3 number:2"},
+		{`("abc"):find("x*", 10)`, "number:4 number:3"},
+		{`("abc"):match("()", 10)`, "number:4"},
+		{`("abc"):find("c", 10)`, ""},
+		// gsub takes a number as its replacement (its string)
+		{`("a1a"):gsub("a", 7)`, "string:717 number:2"},
+		{`("ab"):gsub("b", 2.5)`, "string:a2.5 number:1"},
 		// gsub with a limit of 0 or less replaces nothing
 		{`("aXa"):gsub("a", "b", 0)`, "string:aXa number:0"},
 		{`("aXa"):gsub("a", "b", -1)`, "string:aXa number:0"},
