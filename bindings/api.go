@@ -271,6 +271,9 @@ type Runtime struct {
 	depth   int             // nesting of Lua runs on this goroutine
 	queue   []pendingResume // wake-ups asked for while Lua was running
 	waiting int
+	// peakWaiting is the most coroutines ever waiting at once: the idle
+	// pool keeps up to that many (see maxPoolSize).
+	peakWaiting int
 
 	apps     map[string]*app
 	loading  *app // app whose chunks run now (top-level code)

@@ -115,7 +115,7 @@ func (r *Runtime) getCoro() *coro {
 func (r *Runtime) putCoro(c *coro) {
 	c.run = runInfo{}
 	c.resetRecent()
-	if len(r.pool) < poolSize && !r.closed {
+	if len(r.pool) < min(max(poolSize, r.peakWaiting), maxPoolSize) && !r.closed {
 		r.pool = append(r.pool, c)
 	}
 }
@@ -202,6 +202,7 @@ func (r *Runtime) resumeOne(co *coro, args []lua.LValue) {
 	case co.kind != waitNone:
 		co.suspended = true
 		r.waiting++
+		r.peakWaiting = max(r.peakWaiting, r.waiting)
 	case st == lua.ResumeYield && len(vals) > 0 && vals[0] == r.done:
 		r.finish(co, nil)
 		r.putCoro(co)

@@ -26,7 +26,14 @@ const (
 	registryGrowStep   = 128        // slots added when it grows
 	registryMaxSize    = 256 * 1024 // slots (the value stack never shrinks)
 	threadRegistrySize = 48         // initial value-stack slots of a coroutine
-	poolSize           = 8          // idle trampolines kept
+	// Idle trampolines kept: at least poolSize, and as many as the most
+	// coroutines ever waiting at once (up to maxPoolSize, about 1 MB), so
+	// that a node whose calls wait in hundreds of callbacks at once reuses
+	// their coroutines instead of making a new thread for every callback
+	// (a gopher-lua state: ~14x the cost of a reuse, and a quarter of a
+	// busy Listener's garbage).
+	poolSize    = 8
+	maxPoolSize = 256
 )
 
 func newRuntime(h Host, o Options) (*Runtime, error) {

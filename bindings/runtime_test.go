@@ -2,6 +2,7 @@ package bindings
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -644,4 +645,47 @@ func TestDispatchJobTo(t *testing.T) {
 	if got := e.records(); len(got) != 0 {
 		t.Fatalf("unloaded app ran: %q", got)
 	}
+}
+
+// The idle coroutine pool keeps as many as were ever waiting at once (up to
+// maxPoolSize): a second wave of callbacks that wait reuses them all.
+func TestCoroutinePoolFollowsPeak(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.mustLoad("default", "wait.lua", `function on_park(sess) sess:wait("CHANNEL_ANSWER") end`)
+	for _, n := range []int{20, maxPoolSize + 40} {
+		wave := func(prefix string) []*models.Session {
+			var ss []*models.Session
+			for i := range n {
+				s := e.session(fmt.Sprint(prefix, i), "", "inbound")
+				e.send(s, "CHANNEL_PARK")
+				ss = append(ss, s)
+			}
+			if st := e.rt.Stats(); st.Waiting != n {
+				t.Fatalf("%d waiting, want %d", st.Waiting, n)
+			}
+			for _, s := range ss {
+				e.send(s, "CHANNEL_ANSWER")
+				e.gone(s)
+			}
+			return ss
+		}
+		wave(fmt.Sprint("a", n, "-"))
+		want := min(n, maxPoolSize)
+		if len(e.rt.pool) != want {
+			t.Fatalf("after %d waiting at once the pool keeps %d, want %d", n, len(e.rt.pool), want)
+		}
+		// The second wave takes its coroutines from the pool.
+		before := append([]*coro(nil), e.rt.pool...)
+		wave(fmt.Sprint("b", n, "-"))
+		reused := 0
+		for _, c := range e.rt.pool {
+			if slices.Contains(before, c) {
+				reused++
+			}
+		}
+		if reused != want {
+			t.Fatalf("%d of the pool's %d coroutines were reused", reused, want)
+		}
+	}
+	e.noErrors()
 }
