@@ -244,3 +244,55 @@ func TestStopElapsed(t *testing.T) {
 		t.Fatalf("Elapsed %v, the call took %v", se.Elapsed, took)
 	}
 }
+
+// FuzzSameAsPM: for any pattern, subject, offset and limit, Find gives
+// gopher-lua's pm.Find answer, except where the differences are intended:
+// a limit of 0 finds nothing, pm's crash on a back reference to a position
+// capture is an "invalid capture index" error, and a match deeper than
+// MaxDepth is an error (pm would recurse until the stack overflows). The
+// matcher must never panic.
+func FuzzSameAsPM(f *testing.F) {
+	for _, s := range []struct {
+		p, src   string
+		off, lim int
+	}{
+		{"a*", "aaab", 0, -1}, {"(.-)b", "aaab", 1, 1}, {"%b()", "x(a(b)c)d", 0, -1},
+		{"(a)%1", "baab", 0, 2}, {"()a()", "bab", 0, -1}, {"^(%w+)=(%w*)$", "key=value", 0, 1},
+		{"[^%s]+", "a bc  d", 0, 0}, {"(()", "a", 0, -1}, {"%f[%a]", "a", 0, -1},
+	} {
+		f.Add(s.p, s.src, s.off, s.lim)
+	}
+	f.Fuzz(func(t *testing.T, p, src string, off, lim int) {
+		if len(p) > 48 || len(src) > 128 {
+			return
+		}
+		off = min(max(off, 0), len(src)+1)
+		lim = min(max(lim, -1), 3)
+		// A pattern that backtracks exponentially is stopped here, and
+		// not given to pm, which cannot be stopped.
+		done := make(chan struct{})
+		tm := time.AfterFunc(100*time.Millisecond, func() { close(done) })
+		_, err := Find(p, []byte(src), off, lim, done)
+		tm.Stop()
+		if _, ok := err.(*StopError); ok {
+			return
+		}
+		n := findNew(p, src, off, lim)
+		if strings.HasPrefix(n, "panic") {
+			t.Fatalf("Find(%q, %q, %d, %d): %s", p, src, off, lim, n)
+		}
+		o := findOld(p, src, off, lim)
+		if lim == 0 && compiles(p) {
+			o = ""
+		}
+		if strings.HasPrefix(o, "panic") && n == "err invalid capture index" {
+			return
+		}
+		if n == "err "+ErrTooComplex.Error() {
+			return
+		}
+		if o != n {
+			t.Fatalf("Find(%q, %q, %d, %d): pm %s, luapm %s", p, src, off, lim, o, n)
+		}
+	})
+}
