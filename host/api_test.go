@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/switchlua/switchlua/bindings"
+	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/esl/fssim/fstest"
 	"github.com/switchlua/switchlua/models"
 )
@@ -59,7 +60,7 @@ func ExampleBuildOriginate() {
 }
 
 func TestNewUUID(t *testing.T) {
-	a, b := NewUUID(), NewUUID()
+	a, b := esl.NewUUID(), esl.NewUUID()
 	if len(a) != 36 || a == b || a[14] != '4' || strings.Count(a, "-") != 4 {
 		t.Fatalf("uuids %q %q", a, b)
 	}

@@ -519,7 +519,7 @@ func TestE2E1000ConcurrentCalls(t *testing.T) {
 	}
 	n := fstest.Start(t)
 	const calls = 1000
-	app := "load_" + NewUUID()[:8]
+	app := "load_" + esl.NewUUID()[:8]
 	l := e2eListener(t, n, Config{InboxSize: 1024}, compileApp(t, app, toneplayLua))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -692,7 +692,7 @@ func TestE2EParkTimeoutOnlyOurs(t *testing.T) {
 			defer cancel()
 			// Another user of the node originates a self-call of their own.
 			other := n.Dial(t, esl.Options{})
-			out := fstest.NewUUID()
+			out := esl.NewUUID()
 			_, err := other.BgAPI(ctx, "originate {origination_uuid="+out+",originate_timeout=20,"+fstest.TagVar+"="+n.Tag+"}"+n.Dest(user)+" &park()")
 			if err != nil {
 				t.Fatal(err)

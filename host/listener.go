@@ -461,7 +461,7 @@ func (l *Listener) BackgroundAPI(cmd string, done func(result string, err error)
 		done("", ErrClosed)
 		return
 	}
-	id := NewUUID()
+	id := esl.NewUUID()
 	l.bgCalls[id] = done
 	l.send("bgapi "+cmd+"\nJob-UUID: "+id, func(_ string, err error) {
 		if err != nil {

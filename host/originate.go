@@ -1,13 +1,12 @@
 package host
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/models"
 )
 
@@ -138,20 +137,20 @@ func BuildOriginate(dest string, o OriginateOptions) string {
 // goroutine; never blocks.
 func (l *Listener) Originate(dest string, o OriginateOptions) (*models.Job, error) {
 	if o.UUID == "" {
-		o.UUID = NewUUID()
+		o.UUID = esl.NewUUID()
 	}
 	cmd := BuildOriginate(dest, o)
 	app := o.App
 	if app == "" {
 		app = l.cfg.DefaultApp
 	}
-	return l.launch(models.NewJob(NewUUID(), o.UUID, cmd, time.Now()), app)
+	return l.launch(models.NewJob(esl.NewUUID(), o.UUID, cmd, time.Now()), app)
 }
 
 // BgAPI runs cmd with bgapi and returns its job at once; the BACKGROUND_JOB
 // completes it. Safe from any goroutine; never blocks.
 func (l *Listener) BgAPI(cmd string) (*models.Job, error) {
-	return l.launch(models.NewJob(NewUUID(), "", cmd, time.Now()), "")
+	return l.launch(models.NewJob(esl.NewUUID(), "", cmd, time.Now()), "")
 }
 
 // launch registers j on the Listener goroutine, then sends it with its own
@@ -177,23 +176,4 @@ func (l *Listener) launch(j *models.Job, app string) (*models.Job, error) {
 		return nil, ErrClosed
 	}
 	return j, nil
-}
-
-// NewUUID returns a random (version 4) UUID.
-func NewUUID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], u[10:16])
-	return string(b[:])
 }

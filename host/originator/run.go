@@ -3,6 +3,7 @@ package originator
 import (
 	"time"
 
+	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/models"
 )
@@ -166,7 +167,7 @@ func (o *Originator) offer(nd *node) {
 	for _, x := range o.nodes {
 		sessions += x.sessions.Load()
 	}
-	c := &call{key: host.NewUUID(), node: nd, app: app, sessions: sessions}
+	c := &call{key: esl.NewUUID(), node: nd, app: app, sessions: sessions}
 	active := o.active.Add(1)
 	c.erlangs = active
 	na := nd.active.Add(1)

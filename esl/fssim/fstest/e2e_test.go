@@ -30,7 +30,7 @@ func TestSelfCallEndToEnd(t *testing.T) {
 	}
 
 	user := fstest.NewUser("e2e")
-	out := fstest.NewUUID()
+	out := esl.NewUUID()
 	job, err := c.BgAPI(ctx, "originate {origination_uuid="+out+","+fstest.TagVar+"="+tg.Tag+
 		",sip_h_X-switchlua_app=e2e}"+tg.Dest(user)+" &park()")
 	if err != nil {
@@ -59,7 +59,7 @@ func TestSelfCallEndToEnd(t *testing.T) {
 
 	// a tone on the outbound leg
 	const tone = "tone_stream://%(300,0,1004)"
-	evUUID := fstest.NewUUID()
+	evUUID := esl.NewUUID()
 	if r, err := c.Send(ctx, "sendmsg "+out+"\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: "+
 		tone+"\nEvent-UUID: "+evUUID); err != nil {
 		t.Fatalf("sendmsg playback: %v %v", r, err)
