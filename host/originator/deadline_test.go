@@ -103,7 +103,7 @@ func TestLostAfterDefault(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := o.lostAfter(); got != tt.want {
+		if got := o.LostAfter(); got != tt.want {
 			t.Errorf("%+v: lostAfter %v, want %v", tt.cfg, got, tt.want)
 		}
 	}

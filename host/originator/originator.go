@@ -643,17 +643,22 @@ func (o *Originator) InProgress() []cdr.Row {
 	defer o.mu.Unlock()
 	rows := make([]cdr.Row, 0, len(o.calls))
 	for _, c := range o.calls {
-		r := JobRow(o.appID(c), "", c.offered, c.node.name, c.key)
-		if c.answered {
-			r.CallerCreate = secs(c.times.Create)
-			r.CallerAnswer = secs(c.times.Answer)
-			r.CallerReqOriginate = secs(c.times.ReqOriginate)
-			r.CallerOriginate = secs(c.times.Originate)
-		}
+		r := o.partialRowLocked(c, "")
 		r.ActiveSessions, r.Erlangs, r.FailedCalls = c.sessions, c.erlangs, failed
 		rows = append(rows, r)
 	}
 	return rows
+}
+
+// partialRowLocked is the row of call c with what the Originator knows of
+// it: its app, offer (job_launch), node and uuid, cause, and for an answered
+// call the outbound leg's set-up times. Called with o.mu held.
+func (o *Originator) partialRowLocked(c *call, cause string) cdr.Row {
+	r := JobRow(o.appID(c), cause, c.offered, c.node.name, c.key)
+	if c.answered {
+		setCallerSetup(&r, c.times)
+	}
+	return r
 }
 
 // String is a one-line status, e.g. for a log line.

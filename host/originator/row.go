@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchlua/switchlua/host"
 	"github.com/switchlua/switchlua/host/cdr"
+	"github.com/switchlua/switchlua/models"
 )
 
 // Row converts a call's end, as the host reports it, to a CDR row: caller =
@@ -16,24 +17,21 @@ import (
 // in progress when the call was offered.
 func Row(e host.CallEnd) cdr.Row {
 	r := cdr.Row{
-		SwitchluaApp:       e.App,
-		HangupCause:        e.Cause,
-		CallerCreate:       secs(e.Caller.Create),
-		CallerAnswer:       secs(e.Caller.Answer),
-		CallerReqOriginate: secs(e.Caller.ReqOriginate),
-		CallerOriginate:    secs(e.Caller.Originate),
-		CallerHangup:       secs(e.Caller.Hangup),
-		JobLaunch:          secs(e.JobLaunch),
-		FailedCalls:        int64(e.FailedCalls),
-		ActiveSessions:     int64(e.ActiveSessions),
-		Erlangs:            int64(e.ActiveCalls),
-		Node:               e.Node,
-		CallUUID:           e.Key,
+		SwitchluaApp:   e.App,
+		HangupCause:    e.Cause,
+		CallerHangup:   cdr.Seconds(e.Caller.Hangup),
+		JobLaunch:      cdr.Seconds(e.JobLaunch),
+		FailedCalls:    int64(e.FailedCalls),
+		ActiveSessions: int64(e.ActiveSessions),
+		Erlangs:        int64(e.ActiveCalls),
+		Node:           e.Node,
+		CallUUID:       e.Key,
 	}
+	setCallerSetup(&r, e.Caller)
 	if e.Legs > 1 && e.CalleeUUID != e.CallerUUID {
-		r.CalleeCreate = secs(e.Callee.Create)
-		r.CalleeAnswer = secs(e.Callee.Answer)
-		r.CalleeHangup = secs(e.Callee.Hangup)
+		r.CalleeCreate = cdr.Seconds(e.Callee.Create)
+		r.CalleeAnswer = cdr.Seconds(e.Callee.Answer)
+		r.CalleeHangup = cdr.Seconds(e.Callee.Hangup)
 	}
 	return r
 }
@@ -46,15 +44,17 @@ func JobRow(app, cause string, launch time.Time, node, uuid string) cdr.Row {
 	return cdr.Row{
 		SwitchluaApp: app,
 		HangupCause:  cause,
-		JobLaunch:    secs(launch),
+		JobLaunch:    cdr.Seconds(launch),
 		Node:         node,
 		CallUUID:     uuid,
 	}
 }
 
-func secs(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
-	}
-	return cdr.Seconds(t)
+// setCallerSetup sets r's caller set-up times (create, answer, originate
+// request, originate) from t, the outbound leg's.
+func setCallerSetup(r *cdr.Row, t models.Times) {
+	r.CallerCreate = cdr.Seconds(t.Create)
+	r.CallerAnswer = cdr.Seconds(t.Answer)
+	r.CallerReqOriginate = cdr.Seconds(t.ReqOriginate)
+	r.CallerOriginate = cdr.Seconds(t.Originate)
 }

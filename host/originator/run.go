@@ -5,7 +5,7 @@ import (
 
 	"github.com/switchlua/switchlua/esl"
 	"github.com/switchlua/switchlua/host"
-	"github.com/switchlua/switchlua/models"
+	"github.com/switchlua/switchlua/host/cdr"
 )
 
 const (
@@ -219,14 +219,10 @@ func (o *Originator) offer(nd *node) {
 // LostAfter (no event can end them while it is away).
 func (o *Originator) housekeep(now time.Time) {
 	o.syncNodes(now)
-	lostAfter := o.lostAfter()
+	lostAfter := o.LostAfter()
 	for _, nd := range o.nodes {
-		select {
-		case <-nd.l.Done():
-			if !nd.dead.Swap(true) {
-				o.log.Warn("node closed; no more calls to it", "node", nd.name)
-			}
-		default:
+		if closed(nd.l) && !nd.dead.Swap(true) {
+			o.log.Warn("node closed; no more calls to it", "node", nd.name)
 		}
 		if nd.dead.Load() {
 			if nd.active.Load() > 0 {
@@ -276,11 +272,7 @@ func (o *Originator) housekeep(now time.Time) {
 // node is lost and its calls are given up: Config.LostAfter, or by default
 // the longer of DefaultLostAfter and the current call duration; negative:
 // never.
-func (o *Originator) LostAfter() time.Duration { return o.lostAfter() }
-
-// lostAfter is Config.LostAfter with its default: the longer of
-// DefaultLostAfter and the call duration.
-func (o *Originator) lostAfter() time.Duration {
+func (o *Originator) LostAfter() time.Duration {
 	if d := o.cfg.LostAfter; d != 0 {
 		return d
 	}
@@ -295,15 +287,14 @@ func (o *Originator) lostAfter() time.Duration {
 // if it comes back.
 func (o *Originator) abandon(nd *node, orphan bool) {
 	type gone struct {
-		c     *call
-		times models.Times
-		ans   bool
+		c *call
+		r cdr.Row
 	}
 	var gs []gone
 	o.mu.Lock()
 	for _, c := range o.calls {
 		if c.node == nd {
-			gs = append(gs, gone{c, c.times, c.answered})
+			gs = append(gs, gone{c, o.partialRowLocked(c, host.CauseLostConnection)})
 			o.endLocked(c)
 			if orphan {
 				nd.orphans = append(nd.orphans, c.key)
@@ -312,13 +303,6 @@ func (o *Originator) abandon(nd *node, orphan bool) {
 	}
 	o.mu.Unlock()
 	for _, g := range gs {
-		r := JobRow(o.appID(g.c), host.CauseLostConnection, g.c.offered, nd.name, g.c.key)
-		if g.ans {
-			r.CallerCreate = secs(g.times.Create)
-			r.CallerAnswer = secs(g.times.Answer)
-			r.CallerReqOriginate = secs(g.times.ReqOriginate)
-			r.CallerOriginate = secs(g.times.Originate)
-		}
-		o.finish(g.c, true, host.CauseLostConnection, r)
+		o.finish(g.c, true, host.CauseLostConnection, g.r)
 	}
 }
