@@ -85,8 +85,8 @@ func TestParseProfileURL(t *testing.T) {
 	if got, err := parseProfileURL(out); err != nil || got != "127.0.0.1:5080" {
 		t.Fatalf("got %q %v", got, err)
 	}
-	if _, err := parseProfileURL("Invalid Profile!\n"); err == nil {
-		t.Fatal("no error for a missing profile")
+	if _, err := parseProfileURL("Invalid Profile!\n"); !errors.Is(err, ErrNoProfile) {
+		t.Fatalf("a missing profile: %v", err)
 	}
 }
 

@@ -71,6 +71,9 @@ var (
 	// and every few seconds while connected), so the events they use start
 	// to flow once it succeeds. Test it with errors.Is.
 	ErrSubscribe = errors.New("host: event subscription not updated")
+	// ErrNoProfile is wrapped by the error of ProfileAddr when the node has
+	// no sofia profile of that name (FreeSWITCH answers "Invalid Profile!").
+	ErrNoProfile = errors.New("host: no such sofia profile")
 )
 
 // Config configures a Listener (and every Listener of a Pool). The zero value

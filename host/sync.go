@@ -100,6 +100,9 @@ func (l *Listener) ProfileAddr(ctx context.Context, profile string) (string, err
 }
 
 func parseProfileURL(out string) (string, error) {
+	if strings.HasPrefix(strings.TrimSpace(out), "Invalid Profile") {
+		return "", fmt.Errorf("%w (%s)", ErrNoProfile, firstLine(out))
+	}
 	for line := range strings.Lines(out) {
 		f := strings.Fields(line)
 		if len(f) < 2 || (f[0] != "URL" && f[0] != "BIND-URL") {

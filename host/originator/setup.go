@@ -2,6 +2,7 @@ package originator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -56,7 +57,7 @@ func (o *Originator) setupNode(ctx context.Context, nd *node, sps, maxS int) (sp
 	default:
 		addr, err := nd.l.ProfileAddr(ctx, c.Profile)
 		if err != nil {
-			if noProfile(ctx, nd.l, c.Profile) {
+			if errors.Is(err, host.ErrNoProfile) {
 				return false, &noProfileError{node: nd.name, profile: c.Profile}
 			}
 			return false, fmt.Errorf("the self-call address of profile %s: %w", c.Profile, err)
@@ -91,14 +92,6 @@ type noProfileError struct{ node, profile string }
 
 func (e *noProfileError) Error() string {
 	return fmt.Sprintf("node %s has no sofia profile named %q (`sofia status` lists its profiles)", e.node, e.profile)
-}
-
-// noProfile reports whether the node says it has no sofia profile of that
-// name (FreeSWITCH answers `sofia status profile NAME` with "Invalid
-// Profile!").
-func noProfile(ctx context.Context, l *host.Listener, profile string) bool {
-	out, err := l.Command(ctx, "sofia status profile "+profile)
-	return err == nil && strings.HasPrefix(strings.TrimSpace(out), "Invalid Profile")
 }
 
 // applyLimits raises (never lowers) the node's sps and max_sessions, then
