@@ -209,10 +209,10 @@ func (s *setup) close() {
 
 // nodeMetrics copies the Listeners' counters into the Prometheus metrics:
 // gauges (sessions, calls, queue depth) are set, counters (hangups by cause,
-// reconnects) advance by what changed since the last poll.
+// reconnects) advance by what changed since the last poll. Only its run
+// goroutine uses it.
 type nodeMetrics struct {
 	m    *metrics.Metrics
-	mu   sync.Mutex
 	prev map[string]host.Stats
 	node map[string]*metrics.Node
 }
@@ -222,8 +222,6 @@ func newNodeMetrics(m *metrics.Metrics) *nodeMetrics {
 }
 
 func (n *nodeMetrics) poll(p *host.Pool) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	for _, l := range p.Listeners() {
 		st := l.Stats()
 		name := l.Node()
@@ -236,12 +234,12 @@ func (n *nodeMetrics) poll(p *host.Pool) {
 		nm.SetCalls(st.Calls)
 		nm.SetQueueDepth(st.Queued)
 		prev := n.prev[name]
-		for i := prev.Reconnects; i < st.Reconnects; i++ {
-			nm.Reconnected()
+		if st.Reconnects > prev.Reconnects {
+			nm.Reconnects(st.Reconnects - prev.Reconnects)
 		}
 		for cause, v := range st.HangupCauses {
-			for i := prev.HangupCauses[cause]; i < v; i++ {
-				n.m.Hangup(cause)
+			if was := prev.HangupCauses[cause]; v > was {
+				n.m.Hangups(cause, v-was)
 			}
 		}
 		n.prev[name] = st

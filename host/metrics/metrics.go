@@ -144,8 +144,8 @@ func (m *Metrics) Originated() { m.originated.Inc() }
 // JobFailed counts one failed originate job by cause (e.g. "USER_BUSY").
 func (m *Metrics) JobFailed(cause string) { m.failedJobs.get(cause).Inc() }
 
-// Hangup counts one ended session by hangup cause.
-func (m *Metrics) Hangup(cause string) { m.hangups.get(cause).Inc() }
+// Hangups counts n ended sessions by hangup cause.
+func (m *Metrics) Hangups(cause string, n uint64) { m.hangups.get(cause).Add(float64(n)) }
 
 // ScriptError counts one Lua callback error of app.
 func (m *Metrics) ScriptError(app string) { m.scriptErrors.get(app).Inc() }
@@ -200,8 +200,8 @@ func (n *Node) SetCalls(v int) { n.calls.Set(float64(v)) }
 // SetQueueDepth sets the number of events waiting in the node's inbox.
 func (n *Node) SetQueueDepth(v int) { n.queueDepth.Set(float64(v)) }
 
-// Reconnected counts one reconnection of the node's ESL connection.
-func (n *Node) Reconnected() { n.reconnects.Inc() }
+// Reconnects counts k reconnections of the node's ESL connection.
+func (n *Node) Reconnects(k uint64) { n.reconnects.Add(float64(k)) }
 
 // children caches the label children of a one-label vector. Lookups read an
 // immutable map through an atomic pointer (no lock, no allocation); a miss

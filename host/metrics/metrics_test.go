@@ -21,10 +21,10 @@ func exercise(m *Metrics) {
 	n.SetSessions(4)
 	n.SetCalls(2)
 	n.SetQueueDepth(7)
-	n.Reconnected()
+	n.Reconnects(1)
 	m.Originated()
 	m.JobFailed("USER_BUSY")
-	m.Hangup("NORMAL_CLEARING")
+	m.Hangups("NORMAL_CLEARING", 1)
 	m.ScriptError("toneplay")
 	m.ObserveCallback("toneplay", 300*time.Microsecond)
 	m.Reloaded(true)
@@ -158,10 +158,10 @@ func TestServeContext(t *testing.T) {
 func TestLabelCardinalityBounded(t *testing.T) {
 	m := New()
 	for i := 0; i < 3*MaxLabelValues; i++ {
-		m.Hangup(fmt.Sprintf("CAUSE_%d", i))
+		m.Hangups(fmt.Sprintf("CAUSE_%d", i), 1)
 	}
-	m.Hangup("")             // empty: "unknown"
-	m.Hangup("BAD\xffCAUSE") // invalid UTF-8 must not panic
+	m.Hangups("", 1)             // empty: "unknown"
+	m.Hangups("BAD\xffCAUSE", 1) // invalid UTF-8 must not panic
 	mfs, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,7 @@ func TestLabelCardinalityBounded(t *testing.T) {
 
 func TestLabelValueSanitised(t *testing.T) {
 	m := New()
-	m.Hangup("")
+	m.Hangups("", 1)
 	m.ScriptError("bad\xffapp")
 	m.Node("")
 	if _, err := m.Registry().Gather(); err != nil {
@@ -209,7 +209,7 @@ func TestConcurrentUse(t *testing.T) {
 			n := m.Node(fmt.Sprintf("node%d", g))
 			for i := 0; i < 2000; i++ {
 				n.Event(names[i%len(names)])
-				m.Hangup(fmt.Sprint("C", i%200)) // misses race with hits
+				m.Hangups(fmt.Sprint("C", i%200), 1) // misses race with hits
 				m.ObserveCallback("app", time.Microsecond)
 				n.SetQueueDepth(i)
 			}
