@@ -117,15 +117,8 @@ func newRawEvent(raw string) (*Event, error) {
 	return e, nil
 }
 
-// newIndexedEvent makes the compact form of the text/event-plain body raw
-// at once (raw is only read, and may be reused afterwards).
-func newIndexedEvent(raw string) (*Event, error) {
-	b := getBuilder()
-	defer b.release()
-	return b.indexed(raw)
-}
-
-// indexed is newIndexedEvent with this builder.
+// indexed makes the compact form of the text/event-plain body raw at once
+// (raw is only read, and may be reused afterwards).
 func (b *eventBuilder) indexed(raw string) (*Event, error) {
 	if len(raw) > maxEventLen {
 		return nil, ErrEventTooLarge

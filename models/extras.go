@@ -157,12 +157,6 @@ func newNameSet() *nameSet {
 	return ns
 }
 
-// indexed is implemented by events with positional header access (*esl.Event).
-type indexed interface {
-	Len() int
-	Header(i int) (name, value string)
-}
-
 // fill collects ev's header names (and the fields apply reads).
 func (ns *nameSet) fill(ev Event) {
 	ns.names = ns.names[:0]
@@ -267,11 +261,6 @@ func (ns *nameSet) visit(n, v string) {
 	if !ns.has(n, &ns.cur) {
 		ns.add = append(ns.add, n, v)
 	}
-}
-
-func (x *extras) value(i int) string {
-	_, v := x.at(i)
-	return v
 }
 
 // carry updates extras for the step from event old to the event ns was

@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +35,6 @@ type Config struct {
 	Frames [][]byte
 	// Count is how many frames to send per connection (default len(Frames)).
 	Count int
-	// StreamOnConnect starts the stream right after auth instead of waiting
-	// for an `event` command.
-	StreamOnConnect bool
 	// BackgroundJobs makes bgapi commands also get a BACKGROUND_JOB event
 	// with body "+OK\n" (for the Job-UUID the client sent).
 	BackgroundJobs bool
@@ -180,9 +178,6 @@ func (s *Server) serve(nc net.Conn) {
 		streaming = true
 		go s.stream(c, done)
 	}
-	if s.cfg.StreamOnConnect {
-		startStream()
-	}
 	for {
 		cmd, err := readCommand(br)
 		if err != nil {
@@ -240,8 +235,7 @@ func (s *Server) stream(c *conn, done <-chan struct{}) {
 			// Cut at a frame boundary at or after off+chunk.
 			stop := end
 			if off+chunk < end {
-				i := searchEnd(s.ends, off+chunk)
-				stop = s.ends[i]
+				stop = s.ends[sort.SearchInts(s.ends, off+chunk)]
 			}
 			if c.write(s.blob[off:stop]) != nil {
 				return
@@ -250,20 +244,6 @@ func (s *Server) stream(c *conn, done <-chan struct{}) {
 		}
 		left -= n
 	}
-}
-
-// searchEnd returns the index of the first frame end >= x.
-func searchEnd(ends []int, x int) int {
-	lo, hi := 0, len(ends)-1
-	for lo < hi {
-		m := (lo + hi) / 2
-		if ends[m] < x {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
 }
 
 // readCommand reads one command: header lines up to a blank line (CRs

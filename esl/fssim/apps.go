@@ -26,12 +26,11 @@ type appCall struct {
 
 // appRun is a running application on a leg's stack.
 type appRun struct {
-	l     *leg
-	a     appCall
-	uuid  string
-	start time.Time
-	next  func()
-	done  bool
+	l    *leg
+	a    appCall
+	uuid string
+	next func()
+	done bool
 	// parses: the application calls switch_ivr_parse_all_events in its loop
 	// (park, echo, sleep, playback, gentones, record, bridge), so queued
 	// messages run nested inside it, and it goes on when they are done.
@@ -311,7 +310,7 @@ func (l *leg) exec(a appCall, next func()) {
 		prev.pause()
 	}
 	now := time.Now()
-	r := &appRun{l: l, a: a, uuid: uuid, start: now, since: now, next: next, eventLock: a.eventLock}
+	r := &appRun{l: l, a: a, uuid: uuid, since: now, next: next, eventLock: a.eventLock}
 	l.stack = append(l.stack, r)
 	impl(l, r)
 }
@@ -759,22 +758,17 @@ func appPlayback(l *leg, r *appRun) {
 	var play func()
 	// stopped ends a run of the file: PLAYBACK_STOP, then the next run
 	// (endless_playback) or the end of the application.
-	stopped := func(status string, played time.Duration, hangup bool) {
+	// (A hangup ends it through r.stop.)
+	stopped := func(status string, played time.Duration) {
 		if !tones {
 			l.playbackStop(&p, status, played)
 		}
-		if endless && !hangup {
+		if endless {
 			play()
 			return
 		}
-		if hangup {
-			l.setResponse("PLAYBACK ERROR")
-		} else {
-			l.setResponse("FILE PLAYED")
-		}
-		if !hangup {
-			r.complete()
-		}
+		l.setResponse("FILE PLAYED")
+		r.complete()
 	}
 	play = func() {
 		from = r.played()
@@ -790,7 +784,7 @@ func appPlayback(l *leg, r *appRun) {
 		if p.dur > 0 {
 			// the file's position does not move while an application runs
 			// nested in the playback (switch_ivr_play_file reads no frame then)
-			r.arm(p.dur, true, func() { stopped("done", p.dur, false) })
+			r.arm(p.dur, true, func() { stopped("done", p.dur) })
 		}
 	}
 	r.onBreak = func() {
@@ -799,7 +793,7 @@ func appPlayback(l *leg, r *appRun) {
 			r.timer = nil
 		}
 		r.gen++
-		stopped("break", r.played()-from, false)
+		stopped("break", r.played()-from)
 	}
 	r.stop = func(r *appRun, hangup bool) {
 		status := "break"

@@ -44,20 +44,8 @@ var causeByCode = func() map[int]string {
 // causeName is switch_channel_str2cause then cause2str: a name (any case) or
 // a number; anything else is NORMAL_CLEARING.
 func causeName(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return "NORMAL_CLEARING"
-	}
-	if s[0] >= '0' && s[0] <= '9' {
-		n, _ := strconv.Atoi(s)
-		if name, ok := causeByCode[n]; ok {
-			return name
-		}
-		return "NORMAL_CLEARING"
-	}
-	u := strings.ToUpper(s)
-	if _, ok := causeCodes[u]; ok {
-		return u
+	if name, ok := CanonicalCause(strings.TrimSpace(s)); ok {
+		return name
 	}
 	return "NORMAL_CLEARING"
 }

@@ -2,7 +2,6 @@ package fssim
 
 import (
 	"hash/maphash"
-	"strconv"
 	"strings"
 )
 
@@ -117,12 +116,7 @@ func varLine(name, value string) string {
 		return ""
 	}
 	b := make([]byte, 0, len(varPrefix)+len(name)+len(value)+4)
-	b = append(b, varPrefix...)
-	b = append(b, name...)
-	b = append(b, ':', ' ')
-	b = appendURLEncoded(b, value)
-	b = append(b, '\n')
-	return string(b)
+	return string(appendHeader(append(b, varPrefix...), name, value))
 }
 
 // staticVar is a variable whose value is the same on every channel: its line
@@ -172,22 +166,14 @@ func (b *lineBatch) set(n varName, value string) {
 		return
 	}
 	start := len(b.buf)
-	b.buf = append(b.buf, varPrefix...)
-	b.buf = append(b.buf, n.name...)
-	b.buf = append(b.buf, ':', ' ')
-	b.buf = appendURLEncoded(b.buf, value)
-	b.buf = append(b.buf, '\n')
+	b.buf = appendHeader(append(b.buf, varPrefix...), n.name, value)
 	b.items = append(b.items, batchItem{name: n, start: start, end: len(b.buf)})
 }
 
 // setInt adds name=n.
 func (b *lineBatch) setInt(n varName, v int64) {
 	start := len(b.buf)
-	b.buf = append(b.buf, varPrefix...)
-	b.buf = append(b.buf, n.name...)
-	b.buf = append(b.buf, ':', ' ')
-	b.buf = strconv.AppendInt(b.buf, v, 10)
-	b.buf = append(b.buf, '\n')
+	b.buf = appendHeaderInt(append(b.buf, varPrefix...), n.name, v)
 	b.items = append(b.items, batchItem{name: n, start: start, end: len(b.buf)})
 }
 
