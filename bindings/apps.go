@@ -362,12 +362,7 @@ func (r *Runtime) unload(id string) {
 	}
 	r.teardown(a)
 	delete(r.apps, id)
-	for i, x := range r.order {
-		if x == id {
-			r.order = append(r.order[:i], r.order[i+1:]...)
-			break
-		}
-	}
+	r.order = slices.DeleteFunc(r.order, func(x string) bool { return x == id })
 	r.known = nil
 }
 

@@ -142,7 +142,7 @@ func (r *Runtime) startRun(ap *app, so *sessObj, cb string, fn *lua.LFunction, r
 	co := r.getCoro()
 	co.run = runInfo{app: ap, cb: cb, so: so, sync: res}
 	if so != nil {
-		co.run.uuid = so.uuid
+		co.run.uuid = so.s.UUID
 	}
 	if r.opt.OnCallback != nil {
 		co.run.timing = true

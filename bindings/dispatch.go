@@ -137,13 +137,11 @@ func (r *Runtime) runHandlers(a *app, s *models.Session, key, cb string, extra l
 
 // dispatchJob implements Runtime.DispatchJob.
 func (r *Runtime) dispatchJob(s *models.Session, j *models.Job) {
-	if r.closed || j == nil {
+	if s != nil {
+		r.dispatchJobTo(s.AppID, s, j)
 		return
 	}
-	if s != nil {
-		if a := r.apps[s.AppID]; a != nil {
-			r.runJob(a, s, j)
-		}
+	if r.closed || j == nil {
 		return
 	}
 	for _, id := range r.order {

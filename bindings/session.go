@@ -25,7 +25,6 @@ type sessObj struct {
 	// references in SessionGone).
 	s    *models.Session
 	gone bool // CHANNEL_DESTROY was processed: commands and waits refuse
-	uuid string
 	ud   *lua.LUserData
 	vars *lua.LTable // sess.vars, made on first use
 
@@ -59,7 +58,7 @@ func (r *Runtime) sessObj(s *models.Session) *sessObj {
 	if so, ok := s.Ext.(*sessObj); ok {
 		return so
 	}
-	so := &sessObj{s: s, uuid: s.UUID, gone: s.Ext == goneExt}
+	so := &sessObj{s: s, gone: s.Ext == goneExt}
 	ud := r.L.NewUserData()
 	ud.Value = so
 	ud.Metatable = r.sessMT
@@ -98,7 +97,7 @@ func (r *Runtime) initObjects() {
 		return 0
 	}))
 	r.sessMT.RawSetString("__tostring", L.NewFunction(func(L *lua.LState) int {
-		L.Push(lua.LString("session " + checkSess(L).uuid))
+		L.Push(lua.LString("session " + checkSess(L).s.UUID))
 		return 1
 	}))
 	r.sessMT.RawSetString("__metatable", lua.LString("session"))
@@ -173,7 +172,7 @@ func (r *Runtime) sessIndex(L *lua.LState) int {
 	s := so.s
 	switch key {
 	case "uuid":
-		L.Push(lua.LString(so.uuid))
+		L.Push(lua.LString(so.s.UUID))
 		return 1
 	case "vars":
 		if so.vars == nil {
@@ -422,7 +421,7 @@ func (r *Runtime) command(L *lua.LState, so *sessObj, what string, send func(don
 	co := r.yieldable(L, what)
 	if so != nil && so.gone {
 		L.Push(lua.LNil)
-		L.Push(lua.LString("session " + so.uuid + " is gone"))
+		L.Push(lua.LString("session " + so.s.UUID + " is gone"))
 		return 2
 	}
 	seq := co.suspend(L, waitCmd)
@@ -448,7 +447,7 @@ func (r *Runtime) lGetVar(L *lua.LState) int {
 	co := r.yieldable(L, "sess:getvar()")
 	if so.gone {
 		L.Push(lua.LNil)
-		L.Push(lua.LString("session " + so.uuid + " is gone"))
+		L.Push(lua.LString("session " + so.s.UUID + " is gone"))
 		return 2
 	}
 	seq := co.suspend(L, waitCmd)

@@ -214,11 +214,7 @@ func (c *patternCache) strFind(L *lua.LState) int {
 func (c *patternCache) strMatch(L *lua.LState) int {
 	str := L.CheckString(1)
 	pattern := L.CheckString(2)
-	offset := L.OptInt(3, 1)
-	if offset < 0 {
-		offset = len(str) + offset + 1
-	}
-	offset = min(max(offset-1, 0), len(str))
+	offset := min(luaStartIndex(str, L.OptInt(3, 1)), len(str))
 	md := c.firstMatch(L, "match", str, pattern, offset)
 	if md == nil {
 		L.Push(lua.LNil)
