@@ -229,11 +229,11 @@ func (w *reqWalker) expr(e ast.Expr) {
 	}
 }
 
-// moduleFile maps a module name to its file path relative to a watched
-// directory, as Lua's package.path template `?.lua` does: "lib.util" ->
-// "lib/util.lua". Names that could escape the directory (empty segments,
-// path separators) are refused.
-func moduleFile(name string) (string, bool) {
+// ModuleFile maps a module name to its file path relative to a scripts
+// folder, as Lua's package.path template `?.lua` does: "lib.util" ->
+// "lib/util.lua". Names that could escape the folder (empty segments, path
+// separators, NUL) are refused.
+func ModuleFile(name string) (string, bool) {
 	if name == "" {
 		return "", false
 	}

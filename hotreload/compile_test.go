@@ -115,9 +115,9 @@ func TestModuleFile(t *testing.T) {
 		{"../x", "", false},
 	}
 	for _, tt := range tests {
-		got, ok := moduleFile(tt.name)
+		got, ok := ModuleFile(tt.name)
 		if ok != tt.ok || got != tt.want {
-			t.Errorf("moduleFile(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
+			t.Errorf("ModuleFile(%q) = %q, %v; want %q, %v", tt.name, got, ok, tt.want, tt.ok)
 		}
 		if ok && moduleName(got) != tt.name {
 			t.Errorf("moduleName(%q) = %q; want %q", got, moduleName(got), tt.name)

@@ -149,19 +149,18 @@ type Watcher struct {
 	reqs chan moduleReq // Module asking the loop to track a module
 
 	// Owned by the loop goroutine (and New before it starts).
-	recursive bool
-	only      map[string]bool // Options.Files (absolute); nil: every script
-	pending   map[string]*pending
-	dirs      map[string]bool      // watched directories (absolute)
-	missing   map[int]bool         // roots that have disappeared
-	rootIDs   []os.FileInfo        // each root's directory when last watched (os.SameFile)
-	suspect   map[int]bool         // roots that may vanish silently: empty, or an entry just removed
-	wanted    map[string]bool      // module files required: root/a/b.lua of "a.b", in every root
-	needDirs  map[string]bool      // subdirectories on the way to a wanted file
-	pre       map[string]*compiled // New's scan, compiled ahead of publishing
-	outbox    []Update
-	timer     *time.Timer
-	poll      *time.Ticker
+	only     map[string]bool // Options.Files (absolute); nil: every script
+	pending  map[string]*pending
+	dirs     map[string]bool      // watched directories (absolute)
+	missing  map[int]bool         // roots that have disappeared
+	rootIDs  []os.FileInfo        // each root's directory when last watched (os.SameFile)
+	suspect  map[int]bool         // roots that may vanish silently: empty, or an entry just removed
+	wanted   map[string]bool      // module files required: root/a/b.lua of "a.b", in every root
+	needDirs map[string]bool      // subdirectories on the way to a wanted file
+	pre      map[string]*compiled // New's scan, compiled ahead of publishing
+	outbox   []Update
+	timer    *time.Timer
+	poll     *time.Ticker
 }
 
 // moduleReq is a module name Module wants tracked; done is closed once the
@@ -219,21 +218,20 @@ func New(dirs []string, opts Options) (*Watcher, error) {
 		opts.Poll = DefaultPoll
 	}
 	w := &Watcher{
-		opts:      opts,
-		log:       opts.Logger,
-		updates:   make(chan Update),
-		done:      make(chan struct{}),
-		exited:    make(chan struct{}),
-		files:     map[string]*entry{},
-		pending:   map[string]*pending{},
-		dirs:      map[string]bool{},
-		missing:   map[int]bool{},
-		suspect:   map[int]bool{},
-		names:     map[string]bool{},
-		wanted:    map[string]bool{},
-		needDirs:  map[string]bool{},
-		reqs:      make(chan moduleReq),
-		recursive: opts.Recursive,
+		opts:     opts,
+		log:      opts.Logger,
+		updates:  make(chan Update),
+		done:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		files:    map[string]*entry{},
+		pending:  map[string]*pending{},
+		dirs:     map[string]bool{},
+		missing:  map[int]bool{},
+		suspect:  map[int]bool{},
+		names:    map[string]bool{},
+		wanted:   map[string]bool{},
+		needDirs: map[string]bool{},
+		reqs:     make(chan moduleReq),
 	}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -376,7 +374,7 @@ func (w *Watcher) Script(path string) (u Update, ok bool) {
 // the Watcher track that module from then on (see "What is watched"): it
 // waits for the Watcher's goroutine to watch its directory and compile it.
 func (w *Watcher) Module(name string) (Update, error) {
-	rel, ok := moduleFile(name)
+	rel, ok := ModuleFile(name)
 	if !ok {
 		return Update{}, fmt.Errorf("module '%s' not found: invalid module name", name)
 	}
@@ -573,7 +571,7 @@ func (w *Watcher) tracked(path string) bool {
 		return true
 	case w.only != nil:
 		return w.only[path]
-	case w.recursive:
+	case w.opts.Recursive:
 		return true
 	}
 	return filepath.Dir(path) == w.roots[root]
@@ -586,7 +584,7 @@ func (w *Watcher) wantDir(dir string) bool {
 	if ignoredDir(filepath.Base(dir)) {
 		return false
 	}
-	return w.recursive || w.needDirs[dir]
+	return w.opts.Recursive || w.needDirs[dir]
 }
 
 // want tracks module name from now on: its file in every watched directory
@@ -595,7 +593,7 @@ func (w *Watcher) wantDir(dir string) bool {
 // appear). It returns the module's files that exist and are not known yet.
 // A name already wanted returns nothing.
 func (w *Watcher) want(name string) []string {
-	rel, ok := moduleFile(name)
+	rel, ok := ModuleFile(name)
 	if !ok {
 		return nil
 	}
@@ -869,7 +867,7 @@ func (w *Watcher) reaches(from, target string, seen map[string]bool) bool {
 // resolve returns the absolute path of the file module name resolves to
 // now, or "". Called under mu.
 func (w *Watcher) resolve(name string) string {
-	rel, ok := moduleFile(name)
+	rel, ok := ModuleFile(name)
 	if !ok {
 		return ""
 	}

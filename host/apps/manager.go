@@ -118,8 +118,7 @@ type Manager struct {
 	log *slog.Logger
 	w   *hotreload.Watcher // nil without reload, or with built-ins only
 
-	dirs    []string // module folders as shown (the scripts' folders, in order)
-	absDirs []string
+	dirs []string // module folders as shown (the scripts' folders, in order)
 
 	mu      sync.Mutex
 	apps    []*app
@@ -235,7 +234,6 @@ func New(specs []Spec, o Options) (*Manager, error) {
 				if !seenDir[absDir] {
 					seenDir[absDir] = true
 					m.dirs = append(m.dirs, dir)
-					m.absDirs = append(m.absDirs, absDir)
 				}
 			}
 			a.scripts = append(a.scripts, sc)
@@ -391,7 +389,7 @@ func (m *Manager) Module(name string) (bindings.Script, error) {
 	if s, ok := m.modules[name]; ok {
 		return s, nil
 	}
-	rel, ok := moduleFile(name)
+	rel, ok := hotreload.ModuleFile(name)
 	if !ok {
 		return bindings.Script{}, fmt.Errorf("module '%s' not found: invalid module name", name)
 	}
@@ -415,15 +413,6 @@ func (m *Manager) Module(name string) (bindings.Script, error) {
 		return s, nil
 	}
 	return bindings.Script{}, fmt.Errorf("module '%s' not found: no file %s", name, strings.Join(tried, ", no file "))
-}
-
-// moduleFile maps a module name to its relative file ("a.b" -> a/b.lua),
-// refusing names that could leave the folder.
-func moduleFile(name string) (string, bool) {
-	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.Contains(name, "..") {
-		return "", false
-	}
-	return filepath.FromSlash(strings.ReplaceAll(name, ".", "/")) + ".lua", true
 }
 
 // Load loads every app, in order, on every Listener of p, and keeps them
