@@ -287,7 +287,6 @@ type entry struct {
 	s      *models.Session
 	call   *callEntry
 	taken  bool   // an app (or Go) acted on it: no park timeout
-	ours   bool   // part of a call this Listener originated
 	parkAt int64  // unix nanos of the pending park deadline, 0 if none
 	gen    uint64 // Listener.gen when created
 	gone   bool   // destroyed
@@ -305,7 +304,7 @@ type callEntry struct {
 	c         *models.Call
 	live      int // legs not destroyed yet
 	legs      int
-	ours      bool // a leg was ours (see entry.ours)
+	ours      bool // part of a call this Listener originated
 	jobLaunch time.Time
 	sessAt    int // active sessions when the call was created
 }

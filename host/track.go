@@ -18,34 +18,44 @@ func intern(s string) string {
 	return unique.Make(s).Value()
 }
 
-// onEvent applies one event to the tracking, then hands it to the runtime.
-// Runs on the Listener goroutine.
+// onEvent applies one event to the tracking and hands it to the runtime,
+// then to Config.OnEvent and the waiters of its session. Runs on the
+// Listener goroutine.
 func (l *Listener) onEvent(ev models.Event) {
 	l.nEvents++
+	e, s := l.track(ev)
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(ev, s)
+	}
+	if e != nil && len(l.waiters) > 0 && !e.gone {
+		l.checkWaitersOf(e)
+	}
+}
+
+// track applies one event to the tracking and hands it to the runtime. It
+// returns the entry of the event's session and the session (the entry lets
+// go of it when the session is destroyed); nils if it has none.
+func (l *Listener) track(ev models.Event) (*entry, *models.Session) {
 	name := ev.Name()
 	switch name {
 	case models.EvCreate, models.EvOriginate:
-		l.onCreate(ev)
-		return
+		if e := l.onCreate(ev); e != nil {
+			return e, e.s
+		}
+		return nil, nil
 	case "BACKGROUND_JOB":
 		l.onJobEvent(ev)
-		return
+		return nil, nil
 	}
 	uuid := ev.UUID()
 	if uuid == "" {
 		l.rt.Dispatch(nil, ev) // HEARTBEAT, custom events, ...
-		if l.cfg.OnEvent != nil {
-			l.cfg.OnEvent(ev, nil)
-		}
-		return
+		return nil, nil
 	}
 	e := l.sessions[uuid]
 	if e == nil {
 		l.nUntracked++
-		if l.cfg.OnEvent != nil {
-			l.cfg.OnEvent(ev, nil)
-		}
-		return
+		return nil, nil
 	}
 	s := e.s
 	wasAnswered := s.Answered
@@ -72,32 +82,21 @@ func (l *Listener) onEvent(ev models.Event) {
 	case models.EvDestroy:
 		l.destroy(e)
 	}
-	if l.cfg.OnEvent != nil {
-		l.cfg.OnEvent(ev, s)
-	}
-	if len(l.waiters) > 0 && !e.gone {
-		l.checkWaitersOf(e)
-	}
+	return e, s
 }
 
 // onCreate handles CHANNEL_CREATE and CHANNEL_ORIGINATE: FreeSWITCH sends
 // them in either order, so the first makes the session and the second
-// updates it.
-func (l *Listener) onCreate(ev models.Event) {
+// updates it. It returns the session's entry (nil without a uuid).
+func (l *Listener) onCreate(ev models.Event) *entry {
 	uuid := ev.UUID()
 	if uuid == "" {
-		return
+		return nil
 	}
 	if e := l.sessions[uuid]; e != nil {
 		e.s.Update(ev)
 		l.rt.Dispatch(e.s, ev)
-		if l.cfg.OnEvent != nil {
-			l.cfg.OnEvent(ev, e.s)
-		}
-		if len(l.waiters) > 0 {
-			l.checkWaitersOf(e)
-		}
-		return
+		return e
 	}
 	e := &entry{l: l, gen: l.gen}
 	s := models.NewSession(ev, l.node, e)
@@ -110,7 +109,6 @@ func (l *Listener) onCreate(ev models.Event) {
 	if o := l.origs[s.UUID]; o != nil {
 		s.Job = o.j
 		o.created = true
-		e.ours = true
 	}
 	key := ""
 	for _, h := range l.cfg.TrackingHeaders {
@@ -132,17 +130,12 @@ func (l *Listener) onCreate(ev models.Event) {
 		ce = &callEntry{c: models.NewCall(key)}
 		l.calls[key] = ce
 	}
-	// A leg of a call we originated is ours, whichever leg FreeSWITCH
-	// announces first (the key of our calls is the origination uuid).
-	if !e.ours && !ce.ours && l.origs[key] == nil {
-		// With other tracking headers the key may not be the originating
-		// session: look at our header itself.
-		if v := ev.Get(OriginatingSessionHeader); v != "" && v != key && l.origs[v] != nil {
-			e.ours = true
-		}
-	}
-	if e.ours || ce.ours || l.origs[key] != nil {
-		e.ours, ce.ours = true, true
+	// A call is ours when one of its legs is: the leg we originated (its
+	// Job), or any leg of it whichever FreeSWITCH announces first (the key
+	// of our calls is the origination uuid; with other tracking headers,
+	// our header itself names it).
+	if !ce.ours {
+		ce.ours = s.Job != nil || l.origs[key] != nil || l.origs[ev.Get(OriginatingSessionHeader)] != nil
 	}
 	if s.Job != nil && ce.jobLaunch.IsZero() {
 		ce.jobLaunch = s.Job.Launch
@@ -167,16 +160,14 @@ func (l *Listener) onCreate(ev models.Event) {
 		}
 	})
 	l.rt.Dispatch(s, ev)
-	if l.cfg.OnEvent != nil {
-		l.cfg.OnEvent(ev, s)
-	}
+	return e
 }
 
 // ours reports whether the park timeout may hang up e's session: it is part
 // of a call we originated, or its app is loaded here and handles the park
 // (Config.ParkTimeout).
 func (l *Listener) ours(e *entry) bool {
-	return e.ours || (e.call != nil && e.call.ours) || l.rt.Handles(e.s.AppID, "CHANNEL_PARK")
+	return (e.call != nil && e.call.ours) || l.rt.Handles(e.s.AppID, "CHANNEL_PARK")
 }
 
 // destroy forgets a session after its CHANNEL_DESTROY; the call goes when
@@ -249,9 +240,6 @@ func (l *Listener) onJobEvent(ev models.Event) {
 			err, body = errors.New(body), ""
 		}
 		l.finishBackground(id, body, err)
-		if l.cfg.OnEvent != nil {
-			l.cfg.OnEvent(ev, nil)
-		}
 		return
 	}
 	j := l.jobs[id]
@@ -260,9 +248,6 @@ func (l *Listener) onJobEvent(ev models.Event) {
 	} else {
 		j.Complete(ev)
 		l.finishJob(j)
-	}
-	if l.cfg.OnEvent != nil {
-		l.cfg.OnEvent(ev, nil)
 	}
 }
 
