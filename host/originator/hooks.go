@@ -315,49 +315,48 @@ func (o *Originator) addDeadline(c *call, t time.Time) {
 	}
 }
 
+// nextDeadlineLocked is the time from ns to the next deadline (idleWait if
+// none). Called with o.hmu held.
+func (o *Originator) nextDeadlineLocked(ns int64) time.Duration {
+	if len(o.hq) > 0 {
+		return time.Duration(o.hq[0].at - ns)
+	}
+	return idleWait
+}
+
 // sweepDeadlines hangs up the calls whose deadline passed (in one batch per
 // node, run on its Listener goroutine where call.vars can be read) and
 // returns the time until the next deadline.
 func (o *Originator) sweepDeadlines(now time.Time) time.Duration {
 	ns := now.UnixNano()
 	var due []*call
-	wait := idleWait
 	o.hmu.Lock()
 	for len(o.hq) > 0 && o.hq[0].at <= ns {
 		due = append(due, heap.Pop(&o.hq).(deadline).c)
 	}
-	o.hmu.Unlock()
-	if len(due) > 0 {
-		// Calls still up get a second look later: a kill sent while the
-		// connection was down, or whose events were lost, is sent again.
-		live := due[:0]
-		o.mu.Lock()
-		for _, c := range due {
-			if !c.ended {
-				live = append(live, c)
-			}
-		}
-		o.mu.Unlock()
-		due = live
-		o.hmu.Lock()
-		for _, c := range due {
-			heap.Push(&o.hq, deadline{at: ns + int64(killRetry), c: c})
-		}
-		o.hmu.Unlock()
-	}
-	o.hmu.Lock()
-	if len(o.hq) > 0 {
-		wait = time.Duration(o.hq[0].at - ns)
-	}
-	o.hmu.Unlock()
 	if len(due) == 0 {
+		wait := o.nextDeadlineLocked(ns)
+		o.hmu.Unlock()
 		return wait
 	}
-	if len(o.nodes) == 1 {
-		nd := o.nodes[0]
-		nd.l.Post(func() { killCalls(nd, due, true) })
-		return wait
+	o.hmu.Unlock()
+	// Calls still up get a second look later: a kill sent while the
+	// connection was down, or whose events were lost, is sent again.
+	live := due[:0]
+	o.mu.Lock()
+	for _, c := range due {
+		if !c.ended {
+			live = append(live, c)
+		}
 	}
+	o.mu.Unlock()
+	due = live
+	o.hmu.Lock()
+	for _, c := range due {
+		heap.Push(&o.hq, deadline{at: ns + int64(killRetry), c: c})
+	}
+	wait := o.nextDeadlineLocked(ns)
+	o.hmu.Unlock()
 	by := map[*node][]*call{}
 	for _, c := range due {
 		by[c.node] = append(by[c.node], c)

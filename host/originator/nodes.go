@@ -84,14 +84,7 @@ func (o *Originator) syncNodes(now time.Time) {
 		o.log.Info("node joined; calls go to it too", "node", nd.name, "capacity", nd.capacity.Load())
 		if !o.cfg.NoSetup && (o.spsSet > nd.sps || o.maxSet > nd.maxS) {
 			// The rate or limit went up while it was set up.
-			sps, maxS := o.spsSet, o.maxSet
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
-				defer cancel()
-				if _, err := o.applyLimits(ctx, nd, sps, maxS); err != nil {
-					o.log.Warn("raising the node's limits failed", "node", nd.name, "err", err)
-				}
-			}()
+			o.raiseInBackground([]*node{nd}, o.spsSet, o.maxSet)
 		}
 	}
 	o.nodes = nodes
@@ -139,15 +132,7 @@ func (o *Originator) join(l *host.Listener) {
 		}()
 		raised, err := o.setupNode(ctx, nd, sps, maxS)
 		if err == nil && raised {
-			// As in Attach: the old sessions-per-second budget holds until
-			// FreeSWITCH's next refill.
-			t := time.NewTimer(spsSettle)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				err = ctx.Err()
-			}
+			err = spsSettled(ctx)
 		}
 		nd.sps, nd.maxS = sps, maxS
 		o.joinMu.Lock()

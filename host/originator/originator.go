@@ -348,14 +348,8 @@ func (o *Originator) Attach(ctx context.Context, pool *host.Pool) error {
 		return err
 	}
 	if raised.Load() {
-		// FreeSWITCH refills its sessions-per-second budget each second
-		// from the sps setting: the old budget holds until then.
-		t := time.NewTimer(spsSettle)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := spsSettled(ctx); err != nil {
+			return err
 		}
 	}
 	o.cfgMu.Lock()

@@ -34,9 +34,14 @@ func (o *Originator) raiseLimitsLocked() {
 	}
 	sps, maxS = max(sps, o.spsSet), max(maxS, o.maxSet)
 	o.spsSet, o.maxSet = sps, maxS
-	nodes := o.nodes
+	o.raiseInBackground(o.nodes, sps, maxS)
+}
+
+// raiseInBackground raises nodes' sps and max_sessions to sps and maxS on a
+// goroutine of its own, within joinTimeout; a failure is logged.
+func (o *Originator) raiseInBackground(nodes []*node, sps, maxS int) {
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), joinTimeout)
 		defer cancel()
 		for _, nd := range nodes {
 			if _, err := o.applyLimits(ctx, nd, sps, maxS); err != nil {
@@ -44,6 +49,19 @@ func (o *Originator) raiseLimitsLocked() {
 			}
 		}
 	}()
+}
+
+// spsSettled waits for FreeSWITCH's next refill of its sessions-per-second
+// budget after the sps was raised (the old budget holds until then).
+func spsSettled(ctx context.Context) error {
+	t := time.NewTimer(spsSettle)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // setupNode finds the node's destination and applies the set-up.
