@@ -70,16 +70,7 @@ func appWith(t *testing.T, id string, args map[string]string, paths ...string) b
 }
 
 // eventually polls cond until it holds or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = fstest.Eventually
 
 // idle waits until the Listener tracks nothing and checks that no call,
 // session or job is left in its memory.

@@ -135,18 +135,20 @@ func (s *fakeFS) serve(nc net.Conn) {
 	}
 }
 
-func (s *fakeFS) reply(lines []string) {
+// replyTo is a fake server's reply to a command (its header lines): "+OK"
+// to everything, api with apiReply's body (nil: "+OK\n"), bgapi with its
+// Job-UUID.
+func replyTo(lines []string, apiReply func(cmd string) string) string {
 	cmd := lines[0]
-	var out string
 	switch {
 	case strings.HasPrefix(cmd, "auth "):
-		out = "Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
+		return "Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
 	case strings.HasPrefix(cmd, "api "):
 		body := "+OK\n"
-		if s.apiReply != nil {
-			body = s.apiReply(cmd[4:])
+		if apiReply != nil {
+			body = apiReply(cmd[4:])
 		}
-		out = fmt.Sprintf("Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body)
+		return fmt.Sprintf("Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body)
 	case strings.HasPrefix(cmd, "bgapi "):
 		job := "00000000-0000-4000-8000-000000000000"
 		for _, ln := range lines[1:] {
@@ -154,14 +156,17 @@ func (s *fakeFS) reply(lines []string) {
 				job = v
 			}
 		}
-		out = fmt.Sprintf("Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n", job, job)
+		return fmt.Sprintf("Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n", job, job)
 	case strings.HasPrefix(cmd, "exit"):
-		out = "Content-Type: command/reply\nReply-Text: +OK bye\n\n"
-	default:
-		if strings.HasPrefix(cmd, "event ") {
-			defer s.subOnce.Do(func() { close(s.subbed) })
-		}
-		out = "Content-Type: command/reply\nReply-Text: +OK\n\n"
+		return "Content-Type: command/reply\nReply-Text: +OK bye\n\n"
+	}
+	return "Content-Type: command/reply\nReply-Text: +OK\n\n"
+}
+
+func (s *fakeFS) reply(lines []string) {
+	out := replyTo(lines, s.apiReply)
+	if strings.HasPrefix(lines[0], "event ") {
+		defer s.subOnce.Do(func() { close(s.subbed) })
 	}
 	s.mu.Lock()
 	s.commands++

@@ -155,23 +155,7 @@ func serveCommands(nc net.Conn, write func([]byte) error) {
 		if err != nil {
 			return
 		}
-		cmd := lines[0]
-		out := "Content-Type: command/reply\nReply-Text: +OK\n\n"
-		switch {
-		case strings.HasPrefix(cmd, "auth "):
-			out = "Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
-		case strings.HasPrefix(cmd, "api "):
-			out = "Content-Type: api/response\nContent-Length: 4\n\n+OK\n"
-		case strings.HasPrefix(cmd, "bgapi "):
-			job := "00000000-0000-4000-8000-000000000000"
-			for _, ln := range lines[1:] {
-				if v, ok := strings.CutPrefix(ln, "Job-UUID: "); ok {
-					job = v
-				}
-			}
-			out = fmt.Sprintf("Content-Type: command/reply\nReply-Text: +OK Job-UUID: %s\nJob-UUID: %s\n\n", job, job)
-		}
-		if write([]byte(out)) != nil {
+		if write([]byte(replyTo(lines, nil))) != nil {
 			return
 		}
 	}

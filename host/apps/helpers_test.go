@@ -310,13 +310,4 @@ func (r *rig) setSPS(n int) {
 var loadSim = fssim.Config{SessionsPerSecond: 10000, MaxSessions: 10000}
 
 // eventually polls cond until it holds or d passes.
-func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = fstest.Eventually

@@ -235,16 +235,8 @@ func offersIn(offers []Offer, start time.Time, from, to time.Duration) int {
 	return n
 }
 
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// eventually polls cond until it holds or d passes.
+var eventually = fstest.Eventually
 
 func TestOriginate300(t *testing.T) {
 	tg := fstest.Start(t)
